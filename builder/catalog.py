@@ -263,7 +263,8 @@ LAYER_TYPES: tuple[LayerType, ...] = (
         (
             Param("shape", "shape", [4], "The shape of one sample, e.g. 28, 28, 1 for a "
                   "grayscale image or 20 for a row of 20 numbers.", 1, MAX_DIM),
-            _choice("dtype", "float32", DTYPES, "Numbers (float32) or whole-number token ids (int32)."),
+            _choice("dtype", "float32", DTYPES,
+                    "Numbers (float32) or whole-number token ids (int32)."),
         ),
         min_inputs=0, max_inputs=0, key_params=("shape",),
     ),

@@ -293,7 +293,9 @@ def migrate(raw: Any) -> dict:
         )
     version = raw.get("version", 0)
     if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise DesignFormatError(f"The design 'version' must be a whole number; got {version!r:.40}.")
+        raise DesignFormatError(
+            f"The design 'version' must be a whole number; got {version!r:.40}."
+        )
     if version > CURRENT_VERSION:
         raise DesignFormatError(
             f"This design was saved by a newer Neural Canvas (format version {version}; this "

@@ -363,7 +363,7 @@ class _Analysis:
                             + _rank_fix(len(shape), low))
         if layer_type.call_style == "list" and layer_type.type_id != "Concatenate":
             if len(set(shapes)) > 1:
-                listed = ", ".join(f"{format_shape(s)} from '{n}'" for n, s in zip(sources, shapes))
+                listed = _listed(sources, shapes)
                 return (f"{self.title(node_id)} needs inputs of the same shape; got {listed}. "
                         "Make the layers before it produce the same shape (e.g. equal units "
                         "or filters).")
@@ -381,6 +381,11 @@ class _Analysis:
                 "Check its parameters and the layers before it.")
 
 
+def _listed(sources, shapes) -> str:
+    """"(None, 8) from 'a', (None, 4) from 'b'"."""
+    return ", ".join(f"{format_shape(s)} from '{n}'" for n, s in zip(sources, shapes))
+
+
 def _rank_fix(got: int, wanted: int) -> str:
     if got > wanted:
         return "Add a Flatten or a global pooling layer before it."
@@ -395,7 +400,7 @@ def _rank_fix(got: int, wanted: int) -> str:
 def _concatenate_problem(title: str, axis: int, sources, shapes) -> str:
     ranks = {len(s) for s in shapes}
     if len(ranks) > 1:
-        listed = ", ".join(f"{format_shape(s)} from '{n}'" for n, s in zip(sources, shapes))
+        listed = _listed(sources, shapes)
         return (f"{title} joins inputs with the same number of dimensions; got {listed}. "
                 "Flatten or reshape the inputs first.")
     rank = ranks.pop()
@@ -405,7 +410,7 @@ def _concatenate_problem(title: str, axis: int, sources, shapes) -> str:
     keep = [i for i in range(rank) if i != axis % rank]
     reduced = {tuple(s[i] for i in keep) for s in shapes}
     if len(reduced) > 1:
-        listed = ", ".join(f"{format_shape(s)} from '{n}'" for n, s in zip(sources, shapes))
+        listed = _listed(sources, shapes)
         return (f"{title} needs inputs that match in every axis except {axis}; got {listed}. "
                 "Make them the same size there, or join along another axis.")
     return ""
