@@ -1,0 +1,411 @@
+"""The export bundle: one zip with everything needed to use a trained model anywhere.
+
+Inside the zip (all at its root):
+
+- ``saved_model/``: a TensorFlow SavedModel (Keras's ExportArchive). Its ``serve``
+  signature takes the raw inputs, because the data's preprocessing is part of the
+  exported model; classification exports add a ``class_names`` signature.
+- ``model.keras``: the trained design model (loads with safe mode on).
+- ``design.json``, ``history.csv``, ``config.json`` (training settings, data, classes).
+- ``model.py``: a plain Keras script that builds and trains the same architecture.
+- ``README.md``: the input signature, what the output means, and how to predict.
+- ``class_names.txt`` for classification; ``model.tflite`` and ``model.onnx`` when
+  they convert (the README says why when they do not).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from builder import codegen
+from builder.design import Design
+
+OPTIONAL_FORMATS = ("tflite", "onnx")
+
+
+class ExportError(ValueError):
+    """The bundle cannot be made; the message says why and what to do."""
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_bundle` wrote."""
+
+    path: Path
+    files: list[str] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)  # formats that did not convert, and why
+
+
+# -- the bundle ----------------------------------------------------------------------
+
+
+def export_bundle(
+    destination: str | os.PathLike,
+    *,
+    design: Design,
+    model,
+    serving_model=None,
+    history: list[dict] | dict | None = None,
+    config: dict | None = None,
+    class_names: list[str] | None = None,
+    data_info: dict | None = None,
+    formats: tuple[str, ...] = (),
+) -> ExportResult:
+    """Write the export zip of a trained model.
+
+    Args:
+        destination: the zip file to write (its folder must exist).
+        design: the design the model was built from.
+        model: the trained design model (saved as ``model.keras``).
+        serving_model: the end-to-end model taking raw inputs
+            (``builder.data.join_model``); the SavedModel exports it. Defaults to
+            ``model`` when the data needs no preprocessing.
+        history: per-epoch rows (``[{"epoch": 1, "loss": ...}]``) or Keras's
+            ``History.history`` (``{"loss": [...]}``).
+        config: the training settings (``TrainConfig.to_dict()``).
+        class_names: class labels in output order, for classification.
+        data_info: facts about the data, kept in ``config.json`` (kind, source...).
+        formats: optional extra formats: ``"tflite"``, ``"onnx"``.
+
+    Returns:
+        The zip's path, its file list and a message per format that did not convert.
+
+    Raises:
+        ExportError: an unknown format, or the SavedModel could not be written.
+    """
+    unknown = [f for f in formats if f not in OPTIONAL_FORMATS]
+    if unknown:
+        raise ExportError(f"Unknown export format {unknown[0]!r}; choose from "
+                          f"{', '.join(OPTIONAL_FORMATS)}.")
+    serving_model = serving_model if serving_model is not None else model
+    class_names = [str(c) for c in class_names] if class_names else []
+    destination = Path(destination)
+    messages: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="nc_export_") as tmp:
+        folder = Path(tmp) / "bundle"
+        folder.mkdir()
+        signature = write_saved_model(serving_model, folder / "saved_model", class_names)
+        model.save(folder / "model.keras")
+        (folder / "design.json").write_text(design.to_json(), encoding="utf-8")
+        (folder / "history.csv").write_text(history_csv(history), encoding="utf-8")
+        settings = {"training": config or {}, "data": data_info or {},
+                    "class_names": class_names}
+        (folder / "config.json").write_text(json.dumps(settings, indent=2, default=str),
+                                            encoding="utf-8")
+        if class_names:
+            (folder / "class_names.txt").write_text("\n".join(class_names) + "\n",
+                                                    encoding="utf-8")
+        try:
+            script = codegen.generate_script(design, config=config, class_names=class_names)
+        except ValueError as exc:
+            script = ""
+            messages.append(f"No model.py: the design could not be turned into code ({exc}).")
+        if script:
+            (folder / "model.py").write_text(script, encoding="utf-8")
+        extra = {}
+        if "tflite" in formats:
+            extra["tflite"] = write_tflite(folder / "saved_model", folder / "model.tflite",
+                                           serving_model)
+        if "onnx" in formats:
+            extra["onnx"] = write_onnx(serving_model, folder / "model.onnx")
+        messages.extend(m for m in extra.values() if m)
+        readme = readme_text(design, signature, class_names, codegen.infer_task(design),
+                             extra, data_info or {})
+        (folder / "README.md").write_text(readme, encoding="utf-8")
+        files = _zip_folder(folder, destination)
+    return ExportResult(path=destination, files=files, messages=messages)
+
+
+def export_bundle_bytes(**kwargs) -> tuple[bytes, ExportResult]:
+    """:func:`export_bundle` into memory (for a download button); same arguments."""
+    with tempfile.TemporaryDirectory(prefix="nc_zip_") as tmp:
+        path = Path(tmp) / "export.zip"
+        result = export_bundle(path, **kwargs)
+        return path.read_bytes(), result
+
+
+def _zip_folder(folder: Path, destination: Path) -> list[str]:
+    names = []
+    with zipfile.ZipFile(destination, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                name = path.relative_to(folder).as_posix()
+                archive.write(path, name)
+                names.append(name)
+    return names
+
+
+# -- parts ---------------------------------------------------------------------------
+
+
+def input_signature(model) -> list[dict]:
+    """``[{"name", "shape", "dtype"}]`` of a model's inputs, batch dimension included."""
+    specs = []
+    for tensor in model.inputs:
+        name = getattr(tensor, "name", "") or ""
+        keras_history = getattr(tensor, "_keras_history", None)
+        if keras_history is not None:
+            name = keras_history[0].name
+        specs.append({"name": name, "shape": list(tensor.shape), "dtype": str(tensor.dtype)})
+    return specs
+
+
+def write_saved_model(model, path: Path, class_names: list[str]) -> dict:
+    """Export the serving model as a SavedModel; returns its input signature facts.
+
+    Raises:
+        ExportError: Keras could not export the model.
+    """
+    import keras
+    import tensorflow as tf
+    from keras.src.export.export_utils import get_input_signature
+
+    try:
+        archive = keras.export.ExportArchive()
+        signature = get_input_signature(model)
+        archive.track_and_add_endpoint("serve", model, signature)
+        if class_names:
+            names = list(class_names)
+
+            @tf.function(input_signature=[])
+            def class_names_fn():
+                return tf.constant(names)
+
+            archive.add_endpoint("class_names", class_names_fn)
+        archive.write_out(str(path), verbose=False)
+    except Exception as exc:
+        raise ExportError(f"The SavedModel could not be written: {str(exc).splitlines()[0]}. "
+                          "Check that the model builds and predicts on the Explore page.") \
+            from exc
+    return {"inputs": input_signature(model), "dict_inputs": isinstance(signature[0], dict),
+            "outputs": [list(t.shape) for t in model.outputs]}
+
+
+def _blocking_layer(model, error: str) -> str:
+    """The name (and class) of the first layer the converter's error mentions."""
+    found = []
+
+    def walk(layer, prefix=""):
+        for sub in getattr(layer, "layers", []):
+            found.append((sub.name, type(sub).__name__))
+            walk(sub)
+
+    walk(model)
+    for name, cls in sorted(found, key=lambda pair: -len(pair[0])):
+        if f"/{name}/" in error or f"{name}_" in error or f"'{name}'" in error:
+            return f"layer '{name}' ({cls})"
+    strings = [f"'{n}' ({c})" for n, c in found if c in ("StringLookup", "TextVectorization")]
+    if strings and ("string" in error.lower() or "Flex" in error or "TF Select" in error):
+        return "layer " + strings[0] + ", which works on text,"
+    return ""
+
+
+def write_tflite(saved_model: Path, path: Path, model) -> str:
+    """Convert the SavedModel to TFLite (LiteRT); an empty string, or why it did not convert.
+
+    Built-in TFLite ops are tried first; when a layer needs TensorFlow ops outside them,
+    the model is converted with "select TF ops" and the message says it needs the Flex
+    delegate at run time.
+    """
+    import tensorflow as tf
+
+    def convert(select_ops: bool) -> bytes:
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+        if select_ops:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
+                                                   tf.lite.OpsSet.SELECT_TF_OPS]
+        return converter.convert()
+
+    try:
+        path.write_bytes(convert(False))
+        return ""
+    except Exception as exc:  # the converter raises many types; all mean "did not convert"
+        first = str(exc)
+    where = _blocking_layer(model, first) or "a layer of the model"
+    try:
+        path.write_bytes(convert(True))
+    except Exception as exc:
+        return (f"TFLite: not converted, because {where} uses operations TFLite does not "
+                f"support ({_first_line(str(exc))}). Use the SavedModel instead.")
+    return (f"TFLite: model.tflite needs the TensorFlow Lite Flex delegate (select TF ops), "
+            f"because {where} uses operations outside TFLite's built-in set.")
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip()
+        if line and "error" in line.lower():
+            return line[:200]
+    return (text.strip().splitlines() or ["unknown error"])[0][:200]
+
+
+def write_onnx(model, path: Path) -> str:
+    """Export to ONNX through Keras when tf2onnx is installed; else say why not."""
+    if importlib.util.find_spec("tf2onnx") is None:
+        return ("ONNX: not included, because the tf2onnx package is not installed here "
+                "(pip install tf2onnx, then export again).")
+    try:
+        model.export(str(path), format="onnx", verbose=False)
+    except Exception as exc:
+        where = _blocking_layer(model, str(exc)) or "a layer of the model"
+        return f"ONNX: not converted, because {where} could not be converted " \
+               f"({_first_line(str(exc))})."
+    return ""
+
+
+def history_csv(history: list[dict] | dict | None) -> str:
+    """Per-epoch rows as CSV text, with an ``epoch`` column first."""
+    rows: list[dict] = []
+    if isinstance(history, dict):
+        length = max((len(v) for v in history.values()), default=0)
+        rows = [{"epoch": i + 1, **{k: v[i] for k, v in history.items() if i < len(v)}}
+                for i in range(length)]
+    elif history:
+        rows = [dict(r) for r in history]
+    columns: list[str] = ["epoch"]
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for i, row in enumerate(rows, start=1):
+        writer.writerow({"epoch": i, **row})
+    return out.getvalue()
+
+
+def _example(signature: dict) -> str:
+    def tensor(spec: dict) -> str:
+        shape = [1 if d is None else d for d in spec["shape"]]
+        if "string" in spec["dtype"]:
+            return f'tf.fill({shape}, "")'
+        return f"tf.zeros({shape}, tf.{spec['dtype']})"
+
+    inputs = signature["inputs"]
+    if signature["dict_inputs"]:
+        return "{" + ", ".join(f'"{s["name"]}": {tensor(s)}' for s in inputs) + "}"
+    return tensor(inputs[0]) if len(inputs) == 1 else \
+        "[" + ", ".join(tensor(s) for s in inputs) + "]"
+
+
+def readme_text(design: Design, signature: dict, class_names: list[str], task: dict,
+                extra: dict, data_info: dict) -> str:
+    """The bundle's README: inputs, outputs, a snippet that predicts, the files."""
+    name = design.name or "model"
+    lines = [f"# {name}: exported from Neural Canvas", "",
+             "## Predict with the SavedModel (needs only TensorFlow)", "", "```python",
+             "import tensorflow as tf",
+             'model = tf.saved_model.load("saved_model")',
+             f"print(model.serve({_example(signature)}))",
+             "```", "", "## Input signature", "",
+             "The SavedModel takes raw inputs: the preprocessing the app applied to the data "
+             "is inside the model.", "", "| input | shape | dtype |", "|---|---|---|"]
+    for spec in signature["inputs"]:
+        shape = "(" + ", ".join("batch" if d is None else str(d) for d in spec["shape"]) + ")"
+        lines.append(f"| {spec['name']} | {shape} | {spec['dtype']} |")
+    if signature["dict_inputs"]:
+        lines += ["", "Pass a dict with one entry per column, each of shape (rows, 1)."]
+    lines += ["", "## Output", ""]
+    outputs = task.get("outputs", [])
+    for out, shape in zip(outputs, signature["outputs"]):
+        lines.append(f"- shape {tuple(shape)}: {_meaning(out, class_names, data_info)}")
+    if class_names:
+        lines += ["", "Class names, in output order: " + ", ".join(class_names) + ". "
+                  "They are in class_names.txt and in the SavedModel: "
+                  "`model.class_names()`."]
+    lines += ["", "## Files", "",
+              "- `saved_model/`: TensorFlow SavedModel (signature `serve`).",
+              "- `model.keras`: the trained network as drawn (without preprocessing); "
+              "`keras.saving.load_model(\"model.keras\")`.",
+              "- `model.py`: plain Keras code that builds this architecture and trains it "
+              "(`python model.py --help`).",
+              "- `design.json`: the design; open it in Neural Canvas.",
+              "- `history.csv`: loss and metrics per epoch.",
+              "- `config.json`: the training settings and the data description."]
+    for fmt, file_name in (("tflite", "model.tflite"), ("onnx", "model.onnx")):
+        if fmt in extra:
+            message = extra[fmt]
+            if not message:
+                lines.append(f"- `{file_name}`: the model converted to {fmt.upper()}.")
+            elif "needs the TensorFlow Lite Flex delegate" in message:
+                lines.append(f"- `{file_name}`: {message}")
+    missing = [m for m in extra.values() if m and "Flex delegate" not in m]
+    if "onnx" not in extra:
+        missing.append("ONNX: not requested. It needs the tf2onnx package; with it installed, "
+                       "choose ONNX when exporting.")
+    if missing:
+        lines += ["", "## Formats not included", ""] + [f"- {m}" for m in missing]
+    return "\n".join(lines) + "\n"
+
+
+def _meaning(out: dict, class_names: list[str], data_info: dict) -> str:
+    task = out.get("task")
+    if task == "classification":
+        return (f"probabilities of the {out.get('classes')} classes (they sum to 1); the "
+                "largest is the prediction.")
+    if task == "binary":
+        positive = class_names[1] if len(class_names) > 1 else "the positive class"
+        return f"the probability of {positive}."
+    if task == "reconstruction":
+        return "the reconstructed input."
+    targets = data_info.get("target_names") or []
+    what = ", ".join(targets) if targets else "the target"
+    return f"the predicted value of {what}, in the target's own units."
+
+
+# -- command line ------------------------------------------------------------------------
+
+
+def run_export(run_id: str, output: str | os.PathLike, *, formats: tuple[str, ...] = (),
+               store_path: str | os.PathLike | None = None) -> tuple[str, int]:
+    """Export a stored run's bundle (for ``python -m builder export RUN --output X.zip``).
+
+    The run must have a saved model: its artifacts need ``model`` (the trained
+    ``.keras``), and ``serving_model`` (the end-to-end ``.keras``) when its data had
+    preprocessing.
+
+    Returns:
+        ``(text, exit_code)``: 0 written, 2 bad input (no such run, no model).
+    """
+    from builder.run_store import RunStore, RunStoreError
+
+    try:
+        store = RunStore(store_path)
+        record = store.get(run_id)
+    except RunStoreError as exc:
+        return str(exc), 2
+    if record is None:
+        return (f"There is no run {run_id!r}. List the runs with the app's Train page and "
+                "copy a run id."), 2
+    model_path = record.artifacts.get("model")
+    if not model_path or not Path(model_path).is_file():
+        return (f"Run {run_id!r} has no saved model (its status is {record.status!r}). Train "
+                "it to the end, then export."), 2
+    try:
+        import keras
+
+        import builder.custom_layers  # noqa: F401  (our layers, for safe loading)
+
+        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+        serving_path = record.artifacts.get("serving_model")
+        serving = (keras.saving.load_model(serving_path, compile=False, safe_mode=True)
+                   if serving_path and Path(serving_path).is_file() else None)
+        design = Design.from_dict(record.design)
+        history = [dict(e.metrics, epoch=e.epoch) for e in store.epochs(run_id)
+                   if not e.partial]
+        result = export_bundle(output, design=design, model=model, serving_model=serving,
+                               history=history, config=record.config,
+                               class_names=record.data.get("class_names"),
+                               data_info=record.data, formats=tuple(formats))
+    except (ExportError, ValueError, OSError) as exc:
+        return f"Export failed: {exc}", 2
+    lines = [f"Wrote {result.path} ({len(result.files)} files)."] + result.messages
+    return "\n".join(lines), 0
+

@@ -1,0 +1,150 @@
+"""The Export page: download a trained model as one zip, and bring a .keras model back.
+
+Where the trained model comes from, in order:
+
+1. a finished run in the workspace's run store whose artifacts include ``model``
+   (the trained ``.keras``) and, when the data had preprocessing, ``serving_model``
+   (the end-to-end ``.keras`` taking raw inputs);
+2. the model of this session, under the session-state keys below (the Train page
+   sets them after training).
+
+Session-state keys this page reads (set by the Train page):
+
+- ``nc_export_model``: the trained design ``keras.Model``;
+- ``nc_export_serving_model``: the end-to-end model on raw inputs (optional);
+- ``nc_export_design``: the ``builder.design.Design`` it was built from;
+- ``nc_export_history``: per-epoch rows; ``nc_export_config``: the training settings;
+- ``nc_export_class_names``: class labels in output order.
+
+Keys this page writes: ``nc_export_zip`` (the last bundle, bytes and file name)
+and ``nc_import_design`` (the design of an imported .keras file, for the Build page).
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+
+import streamlit as st
+
+from builder import export, importer
+from builder.design import Design
+
+MODEL = "nc_export_model"
+SERVING_MODEL = "nc_export_serving_model"
+DESIGN = "nc_export_design"
+HISTORY = "nc_export_history"
+CONFIG = "nc_export_config"
+CLASS_NAMES = "nc_export_class_names"
+ZIP = "nc_export_zip"
+IMPORTED = "nc_import_design"
+SESSION_CHOICE = "This session's model"
+
+
+def _runs_with_models() -> list:
+    try:
+        from builder.run_store import RunStore
+
+        runs = RunStore().list_runs()
+    except Exception as exc:  # an unreadable store must not break the page
+        st.warning(f"The run history could not be read: {exc}")
+        return []
+    return [r for r in runs if r.artifacts.get("model")
+            and Path(r.artifacts["model"]).is_file()]
+
+
+def _file_name(name: str) -> str:
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "model"
+    return f"{cleaned[:60]}_export.zip"
+
+
+def handle_upload(data: bytes, name: str) -> tuple[Design | None, list[str], str]:
+    """Import an uploaded .keras file: ``(design, notes, error sentence)``."""
+    try:
+        design = importer.import_keras_bytes(data, name)
+    except importer.ImportRefused as exc:
+        return None, [], str(exc)
+    return design, list(design.extra.get("import_notes", [])), ""
+
+
+def _export_section() -> None:
+    st.subheader("Download a trained model")
+    runs = _runs_with_models()
+    choices = {f"{r.name} · {r.status} · {r.id}": r for r in runs}
+    if st.session_state.get(MODEL) is not None and st.session_state.get(DESIGN) is not None:
+        choices = {SESSION_CHOICE: None, **choices}
+    if not choices:
+        st.info("Nothing to export yet: train a model on the Train page first.")
+        return
+    choice = st.selectbox("Trained model", list(choices), key="nc_export_choice")
+    formats = st.multiselect(
+        "Extra formats", ["tflite", "onnx"], default=[], key="nc_export_formats",
+        help="TFLite (LiteRT) for phones and microcontrollers; ONNX needs the tf2onnx package.")
+    if st.button("Build the export bundle", type="primary", key="nc_export_build"):
+        with st.spinner("Writing the SavedModel, the code and the README..."):
+            try:
+                data, result, label = _build(choices[choice], tuple(formats))
+            except (export.ExportError, ValueError, OSError) as exc:
+                st.error(f"The bundle could not be made: {exc}")
+                return
+        st.session_state[ZIP] = {"data": data, "name": _file_name(label),
+                                 "files": result.files, "messages": result.messages}
+    bundle = st.session_state.get(ZIP)
+    if bundle:
+        for message in bundle["messages"]:
+            st.warning(message)
+        st.download_button("Download the zip", bundle["data"], file_name=bundle["name"],
+                           mime="application/zip", key="nc_export_download")
+        with st.expander(f"{len(bundle['files'])} files in the zip"):
+            st.code("\n".join(bundle["files"]), language=None)
+
+
+def _build(run, formats: tuple[str, ...]):
+    if run is None:
+        design = st.session_state[DESIGN]
+        data, result = export.export_bundle_bytes(
+            design=design, model=st.session_state[MODEL],
+            serving_model=st.session_state.get(SERVING_MODEL),
+            history=st.session_state.get(HISTORY), config=st.session_state.get(CONFIG),
+            class_names=st.session_state.get(CLASS_NAMES), formats=formats)
+        return data, result, design.name or "model"
+    with tempfile.TemporaryDirectory(prefix="nc_run_export_") as tmp:
+        path = Path(tmp) / "bundle.zip"
+        text, code = export.run_export(run.id, path, formats=formats)
+        if code != 0:
+            raise export.ExportError(text)
+        with zipfile.ZipFile(path) as archive:
+            files = archive.namelist()
+        messages = text.splitlines()[1:]
+        return path.read_bytes(), export.ExportResult(path, files, messages), run.name
+
+
+def _import_section() -> None:
+    st.subheader("Bring a Keras model onto the canvas")
+    st.caption("Upload a .keras file saved by Keras 3. It is loaded with safe mode on, so no "
+               "code in it runs; Lambda layers and layers outside the palette are refused.")
+    upload = st.file_uploader("A .keras file", type=["keras"], key="nc_import_upload")
+    if upload is None:
+        return
+    design, notes, error = handle_upload(upload.getvalue(), upload.name)
+    if error:
+        st.error(error)
+        return
+    st.session_state[IMPORTED] = design
+    st.success(f"Imported {len(design.nodes)} layers from {upload.name} as design "
+               f"'{design.name}'. Open the Build page to see it on the canvas.")
+    for note in notes:
+        st.warning(note)
+
+
+def render() -> None:
+    st.header("Export and import")
+    _export_section()
+    st.divider()
+    _import_section()
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,136 @@
+"""builder.codegen: the generated script builds the same model as the app."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import keras
+import pytest
+
+from builder import catalog, codegen
+from builder.compile import DesignError, build_model
+from builder.custom_layers import PositionEmbedding
+from builder.design import list_templates
+from tests.helpers import chain, design
+
+_IGNORED = {"name"}
+
+
+def _source_layer(type_id: str, params: dict):
+    namespace = {"layers": keras.layers, "keras": keras, "PositionEmbedding": PositionEmbedding}
+    return eval(codegen.layer_source(type_id, params, "node"), namespace)  # our own code
+
+
+def _config(layer) -> dict:
+    config = json.loads(json.dumps(layer.get_config(), default=str))
+    return {k: v for k, v in config.items() if k not in _IGNORED}
+
+
+CASES = [(t.type_id, {}) for t in catalog.LAYER_TYPES if not t.is_input] + [
+    ("Activation", {"activation": "leaky_relu"}),
+    ("Activation", {"activation": "linear"}),
+    ("LSTM", {"units": 5, "bidirectional": True, "return_sequences": True}),
+    ("GRU", {"units": 3, "bidirectional": True}),
+    ("RandomZoom", {"factor": 0.3}),
+    ("MaxPooling2D", {"pool_size": 3, "strides": 1, "padding": "same"}),
+    ("Reshape", {"target_shape": [2, -1]}),
+    ("Dense", {"units": 7, "activation": "linear", "use_bias": False}),
+]
+
+
+@pytest.mark.parametrize(("type_id", "params"), CASES,
+                         ids=[f"{t}-{i}" for i, (t, _) in enumerate(CASES)])
+def test_generated_layer_matches_the_catalog_build(type_id, params):
+    layer_type = catalog.get(type_id)
+    clean, problems = catalog.check_params(layer_type, params)
+    assert not problems
+    ours = layer_type.build(clean, "node")
+    generated = _source_layer(type_id, params)
+    assert type(generated) is type(ours)
+    assert _config(generated) == _config(ours)
+
+
+def test_unknown_type_and_bad_params_are_refused():
+    with pytest.raises(ValueError, match="not a layer type"):
+        codegen.layer_source("Nope", {}, "x")
+    with pytest.raises(ValueError, match="units"):
+        codegen.layer_source("Dense", {"units": -1}, "x")
+
+
+def test_a_design_with_problems_raises_design_error():
+    broken = design([("inp", "Input", {"shape": [4]}), ("d", "Dense", {"units": 0})],
+                    [("inp", "d")])
+    with pytest.raises(DesignError):
+        codegen.generate_script(broken)
+
+
+def _summary(model) -> dict:
+    return {"layers": [[layer.name, type(layer).__name__, list(layer.output.shape)]
+                       for layer in model.layers],
+            "params": model.count_params()}
+
+
+_PROBE = """
+import json, runpy, sys
+out = {}
+for path in sys.argv[1:]:
+    model = runpy.run_path(path)["build_model"]()
+    out[path] = {"layers": [[l.name, type(l).__name__, list(l.output.shape)]
+                            for l in model.layers], "params": model.count_params()}
+print(json.dumps(out))
+"""
+
+
+def test_generated_scripts_build_the_same_models_in_a_plain_keras_process(tmp_path):
+    templates = {t.slug: t for t in list_templates()}
+    designs = [templates["small_cnn"].design(), templates["transformer_text"].design(),
+               templates["resnet_cnn"].design(), templates["lstm_classifier"].design(),
+               # node ids that are Python keywords or names the script uses
+               design([("lambda", "Input", {"shape": [6]}),
+                       ("model", "Dense", {"units": 4, "activation": "leaky_relu"}),
+                       ("input", "Dense", {"units": 3}),
+                       ("keras", "Concatenate", {})],
+                      [("lambda", "model"), ("lambda", "input"), ("model", "keras", 0),
+                       ("input", "keras", 1)])]
+    paths = []
+    for i, d in enumerate(designs):
+        path = tmp_path / f"model_{i}.py"
+        path.write_text(codegen.generate_script(d, class_names=["a", "b"]), encoding="utf-8")
+        paths.append(str(path))
+    done = subprocess.run([sys.executable, "-I", "-c", _PROBE, *paths], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    for d, path in zip(designs, paths):
+        assert got[path] == _summary(build_model(d)), path
+
+
+def test_generated_script_trains_and_saves_on_its_own(tmp_path):
+    d = chain(("Dense", {"units": 4}), ("Dense", {"units": 3, "activation": "softmax"}),
+              input_shape=(5,))
+    d.name = "tiny"
+    script = tmp_path / "model.py"
+    script.write_text(codegen.generate_script(d, config={"epochs": 1, "batch_size": 64}),
+                      encoding="utf-8")
+    csv = tmp_path / "rows.csv"
+    csv.write_text("a,b,c,d,e,label\n" + "".join(
+        f"{i},{i % 3},{i * 2},{i % 5},{i % 7},{'xyz'[i % 3]}\n" for i in range(40)))
+    done = subprocess.run(
+        [sys.executable, "-I", str(script), "--csv", str(csv), "--target", "label",
+         "--output", str(tmp_path / "out.keras")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "classes: ['x', 'y', 'z']" in done.stdout
+    assert (tmp_path / "out.keras").is_file()
+
+
+def test_infer_task_reads_the_output_activation():
+    templates = {t.slug: t for t in list_templates()}
+    tasks = {slug: [o["task"] for o in codegen.infer_task(templates[slug].design())["outputs"]]
+             for slug in ("mlp_classifier", "mlp_regressor", "conv_autoencoder",
+                          "dense_autoencoder_2d")}
+    assert tasks == {"mlp_classifier": ["classification"], "mlp_regressor": ["regression"],
+                     "conv_autoencoder": ["reconstruction"],
+                     "dense_autoencoder_2d": ["reconstruction"]}

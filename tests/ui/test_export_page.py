@@ -1,0 +1,55 @@
+"""The Export page through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import keras
+from streamlit.testing.v1 import AppTest
+
+from builder.compile import build_model
+from builder.ui import export_page
+from tests.helpers import chain
+
+SCRIPT = "from builder.ui.export_page import render\nrender()\n"
+
+
+def test_export_of_the_session_model_offers_a_zip(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "ws"))
+    design = chain(("Dense", {"units": 3}), ("Dense", {"units": 2, "activation": "softmax"}),
+                   input_shape=(4,))
+    design.name = "tiny"
+    at = AppTest.from_string(SCRIPT, default_timeout=120)
+    at.session_state[export_page.MODEL] = build_model(design)
+    at.session_state[export_page.DESIGN] = design
+    at.session_state[export_page.CLASS_NAMES] = ["no", "yes"]
+    at.session_state[export_page.HISTORY] = [{"epoch": 1, "loss": 0.7}]
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="nc_export_choice").value == export_page.SESSION_CHOICE
+    at.button(key="nc_export_build").click().run()
+    assert not at.exception
+    bundle = at.session_state[export_page.ZIP]
+    assert bundle["name"] == "tiny_export.zip"
+    names = zipfile.ZipFile(io.BytesIO(bundle["data"])).namelist()
+    assert {"saved_model/saved_model.pb", "model.keras", "model.py", "README.md",
+            "class_names.txt"} <= set(names)
+
+
+def test_without_a_trained_model_the_page_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "ws"))
+    at = AppTest.from_string(SCRIPT, default_timeout=60).run()
+    assert not at.exception
+    assert any("Nothing to export yet" in i.value for i in at.info)
+
+
+def test_upload_handler_gives_a_design_or_a_sentence(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="out")],
+                             name="seq")
+    model.save(tmp_path / "seq.keras")
+    design, notes, error = export_page.handle_upload((tmp_path / "seq.keras").read_bytes(),
+                                                     "seq.keras")
+    assert error == "" and notes == [] and [n.type for n in design.nodes] == ["Input", "Dense"]
+    design, notes, error = export_page.handle_upload(b"not a model", "x.keras")
+    assert design is None and "not a zip archive" in error
