@@ -1,0 +1,163 @@
+"""The Explore page through Streamlit's AppTest, with models trained in the test."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from builder.data.images import prepare_images
+from builder.data.samples import load_sample
+from builder.data.tabular import prepare_tabular
+from builder.explain import learning_cycle
+from builder.ui import data_page, export_page
+
+SCRIPT = """
+from builder.ui import explore_page
+explore_page.render()
+"""
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "ws"))
+    return tmp_path / "ws"
+
+
+@pytest.fixture(scope="module")
+def digits_run():
+    data = prepare_images(load_sample("digits"), size=(8, 8), channels=1)
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 1), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_1")(inputs)
+    x = keras.layers.MaxPooling2D(name="pool_1")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="classes")(x)
+    model = keras.Model(inputs, outputs)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    x_train, y_train = data.arrays("train")
+    fit = model.fit(x_train, y_train, epochs=8, batch_size=32, verbose=0)
+    history = [{"epoch": i + 1, "loss": loss} for i, loss in enumerate(fit.history["loss"])]
+    return data, model, history
+
+
+def _app(model=None, data=None, history=None) -> AppTest:
+    at = AppTest.from_string(SCRIPT, default_timeout=180)
+    if model is not None:
+        at.session_state[export_page.MODEL] = model
+        at.session_state[export_page.HISTORY] = history or []
+    if data is not None:
+        at.session_state[data_page.PREPARED.name] = data
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _charts(at) -> list[dict]:
+    import json
+
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def test_with_nothing_trained_the_page_says_what_to_do(home):
+    at = _app()
+    assert any("Train page" in info.value for info in at.info)
+
+
+def test_a_model_without_its_data_asks_for_the_data(home, digits_run):
+    _, model, _ = digits_run
+    at = _app(model)
+    assert any("Data page" in info.value for info in at.info)
+
+
+def test_images_show_metrics_cells_saliency_and_activations(home, digits_run):
+    data, model, history = digits_run
+    at = _app(model, data, history)
+    accuracy = next(m for m in at.metric if m.label == "Accuracy")
+    assert float(accuracy.value.rstrip("%")) > 70
+    titles = [c.get("layout", {}).get("title", {}).get("text", "") for c in _charts(at)]
+    assert any(t.startswith("Confusion matrix") for t in titles)
+    # Open a confusion cell through the picker (the chart click does the same).
+    cell = at.selectbox(key="nc_explore::cell")
+    assert cell.value is None
+    first = next(option for option in cell.options if option != "none")
+    assert "→ predicted" in first  # mistakes are listed first, most frequent first
+    cell.set_value(_cell_value(first)).run()
+    assert not at.exception, at.exception
+    assert any("sample(s): true" in md.value for md in at.markdown)
+    # Every saliency method drew its overlay, and the forward pass its layers.
+    titles = [c.get("layout", {}).get("title", {}).get("text", "") for c in _charts(at)]
+    for method in ("Vanilla gradients", "SmoothGrad", "Integrated Gradients",
+                   "Grad-CAM on conv_1"):
+        assert method in titles, titles
+    assert any(t.startswith("conv_1 (Conv2D)") for t in titles)
+    assert any(t == "loss" for t in titles)
+
+
+def _cell_value(label: str) -> tuple[int, int]:
+    """The (true, predicted) value behind a label such as 'true 3 → predicted 8 (2)'."""
+    true_name = label.split("true ")[1].split(" →")[0]
+    predicted_name = label.split("predicted ")[1].split(" (")[0]
+    return (int(true_name), int(predicted_name))
+
+
+def test_learning_cycle_record_is_drawn_from_a_run(home, tmp_path, digits_run):
+    from builder import jobs, workspace
+
+    data, model, _ = digits_run
+    manager = jobs.manager(workspace.store_path(workspace.ensure(home)))
+    record = manager.store.create_run(name="digits cnn", design={"role": "model"},
+                                      data={"source": data.source}, config={})
+    x, y = data.arrays("train", 32)
+    clone = keras.models.clone_model(model)
+    clone.compile("adam", "sparse_categorical_crossentropy")
+    path = tmp_path / "learning_cycle.json"
+    recorder = learning_cycle.LearningCycleRecorder(x, y, path)
+    clone.fit(*data.arrays("train"), epochs=2, verbose=0, callbacks=[recorder])
+    model_path = tmp_path / "model.keras"
+    clone.save(model_path)
+    for epoch in (1, 2):
+        manager.store.record_epoch(record.id, epoch, {"loss": 1.0 / epoch}, 0.1)
+    manager.store.finish(record.id, "finished", artifacts={"model": model_path,
+                                                           "learning_cycle": path})
+    at = _app(data=data)
+    assert at.selectbox(key="nc_explore::source").value == record.id
+    titles = [c.get("layout", {}).get("title", {}).get("text", "") for c in _charts(at)]
+    assert "Gradient norm per layer" in titles
+    assert any(t.endswith("distribution per epoch") for t in titles)
+
+
+def test_tabular_binary_shows_curves_and_feature_attributions(home):
+    source = load_sample("breast_cancer")
+    data = prepare_tabular(source, source.target, task="binary")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(data.input_shape)
+    hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(hidden))
+    model.compile("adam", "binary_crossentropy")
+    model.fit(*data.arrays("train"), epochs=10, verbose=0)
+    at = _app(model, data)
+    labels = [m.label for m in at.metric]
+    assert "ROC AUC" in labels and "Average precision" in labels
+    titles = [c.get("layout", {}).get("title", {}).get("text", "") for c in _charts(at)]
+    assert {"ROC curve", "Precision-recall curve", "This row"} <= set(titles)
+    bars = next(c for c in _charts(at) if c["layout"].get("title", {}).get("text") == "This row")
+    assert set(bars["data"][0]["y"]) == set(data.feature_names)
+
+
+def test_regression_and_text_tabs_render(home):
+    source = load_sample("diabetes")
+    data = prepare_tabular(source, source.target, task="regression")
+    inputs = keras.Input(data.input_shape)
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    at = _app(model, data)
+    assert {"MAE", "RMSE", "R²"} <= {m.label for m in at.metric}
+    text = prepare_tabular(load_sample("topics").frame, "topic", task="multiclass")
+    tokens = keras.Input(text.input_shape, dtype="int32")
+    embedded = keras.layers.Embedding(text.info["vocabulary_size"], 8)(tokens)
+    pooled = keras.layers.GlobalAveragePooling1D()(embedded)
+    classifier = keras.Model(tokens, keras.layers.Dense(text.num_classes,
+                                                        activation="softmax")(pooled))
+    at = _app(classifier, text)
+    titles = [c.get("layout", {}).get("title", {}).get("text", "") for c in _charts(at)]
+    assert "Per word" in titles
