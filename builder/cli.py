@@ -1,13 +1,22 @@
 """Headless commands over the same functions the app uses.
 
     python -m builder check design.json
+    python -m builder train design.json --data table.csv --target label --epochs 20 --out run1
+
+With ``TF_CONFIG`` set, ``train`` runs as one worker of a cluster under
+``tf.distribute.MultiWorkerMirroredStrategy``; start the same command on every
+worker.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import signal
 import sys
+import threading
+from pathlib import Path
 
 
 def _add_check(subparsers) -> None:
@@ -25,6 +34,414 @@ def _run_check(args) -> int:
     return code
 
 
+# -- train ----------------------------------------------------------------------
+
+# Flag -> TrainConfig field, for the settings that map one to one.
+_SETTING_FLAGS = {
+    "loss": "loss", "optimizer": "optimizer", "learning_rate": "learning_rate",
+    "momentum": "momentum", "weight_decay": "weight_decay", "schedule": "schedule",
+    "decay_rate": "decay_rate", "decay_epochs": "decay_epochs", "gd": "gd_variant",
+    "batch_size": "batch_size", "epochs": "epochs", "patience": "patience", "seed": "seed",
+    "clip_norm": "clip_norm",
+}
+
+
+def _add_train(subparsers) -> None:
+    from builder import train as train_module
+
+    parser = subparsers.add_parser(
+        "train", help="train a design on data and save the model, history and checkpoint",
+        description="Train a design on data, printing one line per epoch. Settings come from "
+                    "the defaults, then --config, then the flags. Ctrl-C stops after the "
+                    "current batch and keeps what was learned (--resume goes on from there).")
+    parser.add_argument("design", help="path to a design JSON file")
+    parser.add_argument("--data", required=True,
+                        help="a CSV file, a zip (or folder) of one folder of images per class, "
+                             "or a bundled sample: iris, breast_cancer, digits, ...")
+    parser.add_argument("--target", action="append",
+                        help="the column to predict (repeat it for several regression targets)")
+    parser.add_argument("--task", choices=train_module.TASKS,
+                        help="what to learn (default: inferred from the target column)")
+    parser.add_argument("--out", required=True,
+                        help="folder for model.keras, history.json, run.json and the checkpoint")
+    parser.add_argument("--config", help="JSON file of training settings (TrainConfig fields)")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on from the checkpoint in --out (after a stop or a crash)")
+    parser.add_argument("--epochs", type=int, help="total epochs (default 10)")
+    parser.add_argument("--loss", choices=tuple(train_module.LOSSES),
+                        help="default: the task's usual loss")
+    parser.add_argument("--optimizer", choices=tuple(train_module.OPTIMIZERS))
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--momentum", type=float, help="SGD momentum")
+    parser.add_argument("--weight-decay", type=float, help="AdamW weight decay")
+    parser.add_argument("--schedule", choices=tuple(train_module.SCHEDULES))
+    parser.add_argument("--decay-rate", type=float)
+    parser.add_argument("--decay-epochs", type=int)
+    parser.add_argument("--gd", choices=tuple(train_module.GD_VARIANTS),
+                        help="gradient descent variant: mini-batch (default), batch (whole "
+                             "training set per step) or stochastic (one sample per step)")
+    parser.add_argument("--batch-size", type=int, help="samples per step for mini-batch")
+    parser.add_argument("--patience", type=int, help="early stopping patience (0: off)")
+    parser.add_argument("--metrics", help="comma-separated: " + ", ".join(train_module.METRICS))
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--clip-norm", type=float, help="gradient clipping: largest norm")
+    parser.add_argument("--mixed-precision", action="store_true", default=None,
+                        help="float16 compute on a GPU")
+    parser.add_argument("--xla", action="store_true", default=None,
+                        help="XLA-compile the training step (GPU)")
+    parser.add_argument("--validation", type=float, default=0.15,
+                        help="share of rows held out for validation (default 0.15)")
+    parser.add_argument("--test", type=float, default=0.15,
+                        help="share of rows held out for the final test (default 0.15)")
+    parser.add_argument("--quiet", action="store_true", help="print only the summary")
+    parser.set_defaults(run=_run_train)
+
+
+class _Failure(Exception):
+    """A sentence for stderr and an exit code."""
+
+    def __init__(self, message: str, code: int = 2):
+        super().__init__(message)
+        self.code = code
+
+
+def _read_design(path: str):
+    """The one design in a file (read only: no TensorFlow yet)."""
+    from builder.check import read_designs
+    from builder.design import DesignFormatError
+
+    try:
+        designs = read_designs(path)
+    except DesignFormatError as exc:
+        raise _Failure(str(exc)) from exc
+    if len(designs) != 1:
+        roles = ", ".join(d.role for d in designs)
+        raise _Failure(f"{path} holds {len(designs)} designs ({roles}); training takes one. "
+                       "Save the one to train as its own design file.")
+    return designs[0]
+
+
+def _check_design(design, path: str) -> None:
+    from builder.validate import analyze
+
+    report = analyze(design)
+    if not report.ok:
+        lines = [f"  [{p.node_id}] {p.message}" if p.node_id else f"  {p.message}"
+                 for p in report.problems]
+        raise _Failure(f"The design in {path} has problems, so it cannot be trained:\n"
+                       + "\n".join(lines) + f"\nRun `python -m builder check {path}` for the "
+                       "table of shapes.")
+
+
+def _load_data(args):
+    """Prepared data from --data: a CSV file, a zip or folder of class folders, or a sample."""
+    from builder.data import DataError
+
+    path = Path(args.data)
+    try:
+        if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
+            return _prepare_images(path, args)
+        if path.is_file():
+            from builder.data import tabular
+
+            return _prepare_table(tabular.load_csv(path), args)
+        return _prepare_sample(args)
+    except DataError as exc:
+        raise _Failure(str(exc)) from exc
+
+
+def _prepare_table(source, args):
+    from builder.data import tabular
+
+    targets = list(args.target or source.target or [])
+    if not targets and args.task != "reconstruction":
+        columns = ", ".join(list(source.frame.columns)[:20])
+        raise _Failure(f"Name the column to predict with --target; the columns are: {columns}.")
+    if source.mode == "timeseries":
+        from builder.data import timeseries
+
+        return timeseries.prepare_timeseries(source, targets, validation=args.validation,
+                                             test=args.test)
+    return tabular.prepare_tabular(source, targets or None, task=args.task or source.task,
+                                   validation=args.validation, test=args.test)
+
+
+def _prepare_images(path: Path, args):
+    import tempfile
+
+    from builder.data import images
+
+    if path.is_dir():
+        source = images.scan_folder(path)
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="neural_canvas_images_"))
+        source = images.load_image_zip(path.read_bytes(), folder, name=path.name)
+    return images.prepare_images(source, task=args.task, validation=args.validation,
+                                 test=args.test)
+
+
+def _prepare_sample(args):
+    from builder.data import samples
+
+    if args.data not in {sample.id for sample in samples.list_samples()}:
+        names = ", ".join(sample.id for sample in samples.list_samples())
+        raise _Failure(f"There is no file or folder {args.data!r}, and no sample of that name. "
+                       f"Give the path of a CSV file, a zip of class folders, or one of the "
+                       f"samples: {names}.")
+    source = samples.load_sample(args.data)
+    if samples.get_sample(args.data).kind == "images":
+        from builder.data import images
+
+        return images.prepare_images(source, task=args.task, validation=args.validation,
+                                     test=args.test)
+    return _prepare_table(source, args)
+
+
+def _config(args):
+    """Settings: defaults, then a resumed run's own settings, then --config, then flags."""
+    from builder.train import TrainConfig
+
+    settings: dict = {}
+    if args.resume:
+        saved = _read_json(Path(args.out) / "run.json").get("config")
+        if isinstance(saved, dict):
+            settings.update(saved)
+    if args.config:
+        try:
+            from_file = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise _Failure(f"The settings file {args.config} cannot be read ({exc.strerror}). "
+                           "Check the path.") from exc
+        except ValueError as exc:
+            raise _Failure(f"The settings file {args.config} is not valid JSON ({exc}). Fix "
+                           "it or leave --config out.") from exc
+        if not isinstance(from_file, dict):
+            raise _Failure(f"The settings file {args.config} must hold a JSON object of "
+                           "settings, e.g. {\"epochs\": 20, \"optimizer\": \"sgd\"}.")
+        settings.update(from_file)
+    for flag, name in _SETTING_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            settings[name] = value
+    if args.metrics is not None:
+        settings["metrics"] = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    for name in ("mixed_precision", "xla"):
+        if getattr(args, name):
+            settings[name] = True
+    try:
+        return TrainConfig.from_dict(settings)
+    except (ValueError, TypeError) as exc:
+        raise _Failure(str(exc)) from exc
+
+
+def _is_chief() -> bool:
+    from builder.strategy import cluster_config
+
+    config = cluster_config()
+    if config is None:
+        return True
+    task = config.get("task") if isinstance(config.get("task"), dict) else {}
+    kind, index = task.get("type", "worker"), task.get("index", 0)
+    if "chief" in config["cluster"]:
+        return kind == "chief"
+    return kind == "worker" and index == 0
+
+
+def _epoch_line(row: dict, total: int) -> str:
+    parts = [f"epoch {row['epoch']:>{len(str(total))}}/{total}"]
+    for name, value in row.items():
+        if name in ("epoch", "seconds", "partial", "learning_rate"):
+            continue
+        parts.append(f"{name} {value:.4f}")
+    parts.append(f"{row.get('seconds', 0.0):.1f} s")
+    if row.get("partial"):
+        parts.append("(stopped mid-epoch)")
+    return "  ".join(parts)
+
+
+def _run_train(args) -> int:
+    try:
+        return _train(args)
+    except _Failure as failure:
+        print(str(failure), file=sys.stderr)
+        return failure.code
+
+
+def _train(args) -> int:
+    from builder import strategy as strategy_module
+
+    design = _read_design(args.design)
+    # A cluster strategy must exist before TensorFlow does anything else.
+    try:
+        device_plan = strategy_module.plan(allow_cluster=True)
+    except ValueError as exc:
+        raise _Failure(str(exc)) from exc
+    strategy = None
+    if device_plan.kind == "multi_worker":
+        strategy = strategy_module.make_strategy(device_plan)
+    else:
+        strategy_module.enable_memory_growth()
+    chief = _is_chief()
+
+    from builder import train as train_module
+    from builder.run_store import RunStore, RunStoreError
+    from builder.workspace import WorkspaceError
+
+    _check_design(design, args.design)
+    config = _config(args)
+    data = _load_data(args)
+    config = config.with_task(data.task)
+    n_train = train_module.split_size(data, "train")
+    try:
+        config.validate(task=data.task, n_train=n_train, device_plan=device_plan)
+    except ValueError as exc:
+        raise _Failure(str(exc)) from exc
+
+    problems = train_module.preflight(design, data, config, device_plan=device_plan)
+    if problems:
+        raise _Failure("Training cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise _Failure(f"--out {out} is a file; give a folder (it is created if needed).")
+    has_checkpoint = train_module.read_checkpoint_info(out) is not None
+    if args.resume and not has_checkpoint:
+        raise _Failure(f"There is no checkpoint in {out} to resume from. Leave out --resume to "
+                       "start a new run there.")
+    if has_checkpoint and not args.resume:
+        raise _Failure(f"{out} already holds a run's checkpoint. Add --resume to go on from it, "
+                       "or choose another --out folder.")
+    out.mkdir(parents=True, exist_ok=True)
+
+    store, run_id = None, None
+    if chief:
+        try:
+            store = RunStore()
+            previous = _read_json(out / "run.json").get("run_id") if args.resume else None
+            if previous and store.get(previous) is not None:
+                run_id = previous
+                store.claim(run_id)
+                store.set_status(run_id, "running")
+                store.update_config(run_id, config.to_dict())
+            else:
+                run_id = store.create_run(
+                    name=design.name or Path(args.design).stem, design=design.to_dict(),
+                    data=train_module.describe_data(data), config=config.to_dict(),
+                    device=device_plan.label, status="running", run_dir=out).id
+        except (RunStoreError, WorkspaceError, OSError) as exc:
+            print(f"Note: the run is not recorded in the workspace history ({exc}).",
+                  file=sys.stderr)
+            store = None
+
+    sizes = data.sizes if hasattr(data, "sizes") else {}
+    batch = config.effective_batch_size(n_train)
+    if not args.quiet:
+        print(f"Training {design.name or Path(args.design).stem!r} for {data.task} on "
+              f"{args.data}: " + " / ".join(f"{v:,} {k}" for k, v in sizes.items()))
+        print(f"Device: {device_plan.label}. {config.gd_variant} gradient descent, batch "
+              f"{batch}; {train_module.OPTIMIZERS[config.optimizer]}, learning rate "
+              f"{config.learning_rate:g}; loss {config.loss}.")
+
+    stop = threading.Event()
+
+    def on_interrupt(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nStopping after the current batch (Ctrl-C again to abort)...", file=sys.stderr)
+
+    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
+
+    def on_epoch(row: dict) -> None:
+        if not args.quiet:
+            print(_epoch_line(row, config.epochs), flush=True)
+        if store is not None:
+            metrics = {k: v for k, v in row.items() if k not in ("epoch", "seconds", "partial")}
+            store.record_epoch(run_id, row["epoch"], metrics, row.get("seconds", 0.0),
+                               partial=bool(row.get("partial")))
+
+    _write_json(out / "run.json", {"run_id": run_id, "status": "running",
+                                   "design": design.to_dict(), "config": config.to_dict(),
+                                   "data": train_module.describe_data(data),
+                                   "device": device_plan.label})
+    try:
+        recorders = ([train_module.learning_cycle_recorder(data, config,
+                                                          out / "learning_cycle.json")]
+                     if chief else [])
+        result = train_module.train(
+            design, data, config, stop_event=stop, run_dir=out, resume=args.resume,
+            device_plan=device_plan, strategy=strategy, on_epoch=on_epoch, is_chief=chief,
+            callbacks=recorders)
+    except (ValueError, train_module.TrainingError) as exc:
+        if store is not None:
+            store.finish(run_id, "failed", str(exc))
+        raise _Failure(str(exc), code=2 if isinstance(exc, ValueError) else 1) from exc
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+
+    files = {"run": str(out / "run.json")}
+    if chief:
+        if result.checkpoint is not None:
+            files["checkpoint"] = str(out / train_module.CHECKPOINT_FILE)
+        if (out / "learning_cycle.json").is_file():
+            files["learning_cycle"] = str(out / "learning_cycle.json")
+        if result.model is not None and result.epochs_done > 0:
+            from builder.jobs import serving_model
+
+            result.model.save(out / "model.keras")
+            files["model"] = str(out / "model.keras")
+            serving = serving_model(data, result.model)
+            if serving is not None:
+                serving.save(out / "serving_model.keras")
+                files["serving_model"] = str(out / "serving_model.keras")
+        history = (store.epochs(run_id) if store is not None else [])
+        rows = ([{"epoch": r.epoch, **r.metrics, "seconds": r.seconds, "partial": r.partial}
+                 for r in history] if history else result.history)
+        _write_json(out / "history.json", rows)
+        files["history"] = str(out / "history.json")
+        _write_json(out / "run.json", {
+            "run_id": run_id, "status": result.status, "message": result.message,
+            "epochs_done": result.epochs_done, "final": result.final,
+            "design": design.to_dict(), "config": config.to_dict(),
+            "data": train_module.describe_data(data), "device": device_plan.label,
+            "files": files})
+        if store is not None:
+            store.finish(run_id, result.status, result.message, result.final,
+                         {k: v for k, v in files.items() if k != "run"})
+
+    words = {"finished": "Finished", "early_stopped": "Stopped early", "stopped": "Stopped",
+             "diverged": "Diverged"}
+    print(f"{words.get(result.status, result.status)} after {result.epochs_done} epoch(s) in "
+          f"{result.seconds:.1f} s." + (f" {result.message}" if result.message else ""))
+    scores = {k: v for k, v in result.final.items() if k.startswith(("test_", "val_"))}
+    if scores:
+        print("Final: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(scores.items())))
+    if chief:
+        print("Saved: " + ", ".join(files.values()))
+    if result.status == "diverged":
+        return 1
+    if result.status == "stopped":
+        return 130
+    return 0
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _write_json(path: Path, value) -> None:
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(value, indent=1, default=str), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+# -- the parser -----------------------------------------------------------------------
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m builder",
@@ -33,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: $NEURAL_CANVAS_HOME or ~/.neural_canvas)")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_check(subparsers)
+    _add_train(subparsers)
     return parser
 
 

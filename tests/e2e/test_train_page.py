@@ -1,0 +1,131 @@
+"""The Train page in a real browser: a sample, 2 epochs, the curve's points; a live run, Stop.
+
+The design is the MLP classifier template, fitted to the breast-cancer sample with
+the Data page's one-click fixes, as a person would do it.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+
+def settle(page: Page, quiet_ms: int = 600) -> None:
+    """Wait until the app has not been running for ``quiet_ms``."""
+    page.wait_for_function(
+        """(quiet) => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            const now = Date.now();
+            if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') {
+                window.__ncBusyAt = now;
+                return false;
+            }
+            if (window.__ncBusyAt === undefined) { window.__ncBusyAt = now; }
+            return now - window.__ncBusyAt >= quiet;
+        }""",
+        arg=quiet_ms, polling=100, timeout=60_000,
+    )
+
+
+def _go(page: Page, title: str) -> None:
+    """Open a page from the sidebar once the current page has settled."""
+    settle(page)
+    page.get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
+    settle(page)
+
+
+def _design_and_data(page: Page, url: str) -> None:
+    page.goto(url)
+    expect(page.get_by_role("button", name="Templates")).to_be_visible(timeout=90_000)
+    settle(page)
+    page.get_by_role("button", name="Templates").click()
+    template = page.locator(".st-key-nc_tpl--mlp_classifier button")
+    expect(template).to_be_visible()
+    settle(page)
+    template.click()
+    settle(page)
+    page.keyboard.press("Escape")
+    expect(page.get_by_text("5 layers", exact=False)).to_be_visible(timeout=60_000)
+    _go(page, "Data")
+    page.get_by_role("button", name="Load sample").click()  # breast cancer, binary
+    expect(page.get_by_role("button", name="Prepare dataset")).to_be_visible(timeout=60_000)
+    settle(page)
+    page.get_by_role("button", name="Prepare dataset").click()
+    expect(page.get_by_text("Prepared for training")).to_be_visible(timeout=60_000)
+    settle(page)
+    fix_all = page.get_by_role("button", name="Fix all")  # 2 softmax units -> 1 sigmoid
+    expect(fix_all).to_be_visible(timeout=60_000)
+    settle(page)
+    fix_all.click()
+    expect(page.get_by_text("The design fits this data.")).to_be_visible(timeout=60_000)
+    _go(page, "Train")
+
+
+def _fresh(key: str) -> str:
+    """The element of a keyed widget, not the stale copy Streamlit keeps during a rerun."""
+    return f'.st-key-nc_train--{key}[data-stale="false"]'
+
+
+def _set_number(page: Page, label: str, value: int) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    settle(page)
+
+
+def test_train_two_epochs_then_watch_a_live_run_and_stop_it(app_url, page, shot):
+    _design_and_data(page, app_url)
+    expect(page.get_by_text("397 train / 86 validation / 86 test", exact=False)).to_be_visible()
+    _set_number(page, "Epochs", 2)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_role("button", name="Stop", exact=True)).to_be_visible(timeout=60_000)
+
+    finished = page.get_by_text(re.compile(r"^Finished\. "))
+    expect(finished).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("Finished after 2 epoch(s)", exact=False)).to_be_visible()
+    chart = page.locator(_fresh("last_chart"))
+    chart.scroll_into_view_if_needed()
+    # Loss and accuracy panels, each with 2 training and 2 validation epoch points.
+    expect(chart.locator("path.point")).to_have_count(8)
+    expect(chart.get_by_text("validation (epoch)")).to_be_visible()
+    expect(page.get_by_role("button", name="Continue")).to_be_visible()
+    shot(page, "1-finished")
+
+    # A longer run (another learning rate, to tell the curves apart): the page polls it
+    # live, with a progress bar, speed and time left.
+    _set_number(page, "Epochs", 400)
+    rate = page.get_by_label("Learning rate", exact=True)
+    rate.fill("0.01")
+    rate.press("Enter")
+    settle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_role("button", name="Stop", exact=True)).to_be_visible(timeout=60_000)
+    progress = page.get_by_text(re.compile(r"Epoch \d+/400 · batch \d+/13 · .* samples/s"))
+    expect(progress).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"\d+ (s|min \d+ s|h \d+ min) left"))).to_be_visible()
+    first = progress.inner_text()
+    expect(progress).not_to_have_text(first, timeout=15_000)  # it moves without a click
+    expect(page.get_by_text(re.compile(r"^Epoch ([3-9]|\d{2,3})/400"))).to_be_visible(
+        timeout=120_000)
+    live = page.locator(_fresh("live_chart"))
+    expect(live.locator(".scatterlayer .trace").first).to_be_attached(timeout=30_000)
+    live.scroll_into_view_if_needed()
+    shot(page, "2-live")
+
+    page.get_by_role("button", name="Stop", exact=True).click()
+    stopped = page.get_by_text("what was learned is kept", exact=False)
+    expect(stopped).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(re.compile(r"Stopped after \d+ epoch\(s\)"))).to_be_visible()
+    stopped.scroll_into_view_if_needed()
+    shot(page, "3-stopped")
+
+    page.get_by_role("tab", name="Run history").click()
+    history = page.locator(_fresh("history_chart"))
+    expect(history.locator(".scatterlayer .trace")).to_have_count(2, timeout=30_000)
+    history.scroll_into_view_if_needed()
+    shot(page, "4-history")

@@ -1,0 +1,184 @@
+"""`python -m builder train`: files, the run record, clear errors, a crash and --resume."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from builder.cli import build_parser, main
+from builder.run_store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def files(tmp_path, monkeypatch):
+    # main() points NEURAL_CANVAS_HOME at --workspace; monkeypatch puts it back afterwards.
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "default_home"))
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    frame["label"] = np.where(frame.a - frame.b > 0, "yes", "no")
+    csv = tmp_path / "table.csv"
+    frame.to_csv(csv, index=False)
+    design = {"version": 1, "name": "two inputs", "nodes": [
+        {"id": "x", "type": "Input", "params": {"shape": [2]}},
+        {"id": "hidden", "type": "Dense", "params": {"units": 8}},
+        {"id": "out", "type": "Dense", "params": {"units": 1, "activation": "sigmoid"}}],
+        "edges": [{"source": "x", "target": "hidden"}, {"source": "hidden", "target": "out"}]}
+    design_path = tmp_path / "design.json"
+    design_path.write_text(json.dumps(design))
+    return {"csv": csv, "design": design_path, "workspace": tmp_path / "ws",
+            "out": tmp_path / "out", "raw": design}
+
+
+def _train_args(files, *extra):
+    return ["--workspace", str(files["workspace"]), "train", str(files["design"]), "--data",
+            str(files["csv"]), "--target", "label", "--out", str(files["out"]), *extra]
+
+
+def test_check_and_train_share_one_command_line():
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert {"check", "train"} <= set(commands)
+
+
+def test_train_writes_the_model_history_and_run_record(files, capsys):
+    code = main(_train_args(files, "--epochs", "3", "--learning-rate", "0.05"))
+    output = capsys.readouterr()
+    assert code == 0, output.err
+    assert "epoch 1/3" in output.out and "epoch 3/3" in output.out
+    assert "Finished after 3 epoch(s)" in output.out and "test_accuracy" in output.out
+    out = files["out"]
+    for name in ("model.keras", "serving_model.keras", "history.json", "run.json",
+                 "checkpoint.npz", "learning_cycle.json"):
+        assert (out / name).is_file(), name
+    history = json.loads((out / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert history[-1]["loss"] < history[0]["loss"]
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "finished" and run["config"]["learning_rate"] == 0.05
+    record = RunStore(files["workspace"] / "neural_canvas.sqlite").get(run["run_id"])
+    assert record.status == "finished" and record.epochs_done == 3
+    assert record.run_dir == str(out.resolve())
+    assert record.artifacts["model"].endswith("model.keras")
+
+
+def test_train_on_a_bundled_sample(files, capsys, tmp_path):
+    design = dict(files["raw"])
+    design["nodes"] = [dict(n) for n in design["nodes"]]
+    design["nodes"][0]["params"] = {"shape": [4]}
+    design["nodes"][2]["params"] = {"units": 3, "activation": "softmax"}
+    path = tmp_path / "iris.json"
+    path.write_text(json.dumps(design))
+    code = main(["--workspace", str(files["workspace"]), "train", str(path), "--data", "iris",
+                 "--epochs", "1", "--out", str(tmp_path / "iris_run"), "--quiet"])
+    output = capsys.readouterr()
+    assert code == 0, output.err
+    assert "for multiclass on iris" not in output.out  # --quiet prints only the summary
+    assert "Finished after 1 epoch(s)" in output.out
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"design": "missing.json"}, "There is no file"),
+    ({"target": "nope"}, "no column 'nope'"),
+    ({"data": "no_such_sample"}, "no sample of that name"),
+    ({"extra": ["--learning-rate", "-1"]}, "learning rate must be above 0"),
+    ({"extra": ["--metrics", "accuracy,f1"]}, "Unknown metric 'f1'"),
+    ({"extra": ["--mixed-precision"]}, "Switch mixed precision off"),
+    ({"extra": ["--resume"]}, "no checkpoint"),
+])
+def test_bad_input_is_one_sentence_without_a_traceback(files, capsys, change, words):
+    args = _train_args(files)
+    if "design" in change:
+        args[args.index(str(files["design"]))] = str(files["design"].parent / change["design"])
+    if "target" in change:
+        args[args.index("label")] = change["target"]
+    if "data" in change:
+        args[args.index(str(files["csv"]))] = change["data"]
+    code = main(args + change.get("extra", []))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert words in err
+    assert "Traceback" not in err
+
+
+def test_designs_with_problems_or_that_do_not_fit_the_data_are_refused(files, capsys):
+    broken = dict(files["raw"], nodes=[dict(n) for n in files["raw"]["nodes"]])
+    broken["nodes"][1] = {"id": "hidden", "type": "Dense", "params": {"units": 0}}
+    files["design"].write_text(json.dumps(broken))
+    assert main(_train_args(files)) == 2
+    assert "has problems" in capsys.readouterr().err
+
+    wrong = dict(files["raw"], nodes=[dict(n) for n in files["raw"]["nodes"]])
+    wrong["nodes"][0] = {"id": "x", "type": "Input", "params": {"shape": [5]}}
+    files["design"].write_text(json.dumps(wrong))
+    assert main(_train_args(files)) == 2
+    err = capsys.readouterr().err
+    assert "Training cannot start" in err and "Set the Input's shape to (2)" in err
+
+
+def test_an_existing_checkpoint_is_not_overwritten_without_resume(files, capsys):
+    assert main(_train_args(files, "--epochs", "1")) == 0
+    capsys.readouterr()
+    assert main(_train_args(files, "--epochs", "1")) == 2
+    assert "Add --resume" in capsys.readouterr().err
+
+
+def test_a_killed_run_is_interrupted_and_resumes_from_its_checkpoint(files, capsys):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    args = _train_args(files, "--epochs", "300", "--gd", "stochastic", "--quiet")
+    process = subprocess.Popen([sys.executable, "-m", "builder", *args], cwd=ROOT, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    info_path = files["out"] / "checkpoint.json"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            if info_path.is_file() and json.loads(info_path.read_text())["epochs_done"] >= 2:
+                break
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    done = json.loads(info_path.read_text())["epochs_done"]
+    run_id = json.loads((files["out"] / "run.json").read_text())["run_id"]
+
+    store = RunStore(files["workspace"] / "neural_canvas.sqlite")
+    assert store.get(run_id).status == "running"
+    assert store.recover() == [run_id]
+    assert store.get(run_id).status == "interrupted"
+
+    total = done + 2
+    code = main(_train_args(files, "--resume", "--epochs", str(total)))
+    output = capsys.readouterr()
+    assert code == 0, output.err
+    assert f"epoch {done + 1}/{total}" in output.out and f"epoch {done}/" not in output.out
+    history = json.loads((files["out"] / "history.json").read_text())
+    assert [row["epoch"] for row in history] == list(range(1, total + 1))
+    record = store.get(run_id)
+    assert record.status == "finished" and record.epochs_done == total
+    assert record.config["gd_variant"] == "stochastic"  # the run's own settings were kept
+
+
+def test_under_tf_config_the_cli_trains_as_a_cluster_worker(files):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    tf_config = {"cluster": {"worker": [f"localhost:{port}"]},
+                 "task": {"type": "worker", "index": 0}}
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="",
+               TF_CONFIG=json.dumps(tf_config))
+    done = subprocess.run([sys.executable, "-m", "builder", *_train_args(files, "--epochs", "2")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "cluster of 1 workers (this is worker 0)" in done.stdout
+    assert "Finished after 2 epoch(s)" in done.stdout
+    assert (files["out"] / "model.keras").is_file()

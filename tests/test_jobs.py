@@ -1,0 +1,179 @@
+"""Jobs: training outside the page, the per-device queue, Continue, resume after a crash."""
+
+import sqlite3
+import time
+
+import keras
+import numpy as np
+import pytest
+
+from builder import jobs, strategy
+from builder.explain import learning_cycle
+from builder.jobs import JobManager
+from builder.run_store import RunStore
+from builder.train import InMemoryData, TrainConfig, read_checkpoint_info
+from tests.helpers import chain
+
+CPU = strategy.DevicePlan("cpu", ("/device:CPU:0",), "CPU", "CPU", False)
+
+
+def _data(n=160):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    y = (x[:, 0] - x[:, 2] > 0).astype("float32").reshape(-1, 1)
+    cut = int(n * 0.75)
+    return InMemoryData((x[:cut], y[:cut]), (x[cut:], y[cut:]), task="binary", num_classes=2,
+                        name="toy")
+
+
+def _design():
+    design = chain(("Dense", {"units": 8}), ("Dense", {"units": 1, "activation": "sigmoid"}),
+                   input_shape=(4,))
+    design.name = "toy mlp"
+    return design
+
+
+@pytest.fixture
+def manager(tmp_path):
+    manager = JobManager(RunStore(tmp_path / "neural_canvas.sqlite"), device_plan=CPU)
+    yield manager
+    for job in manager.active_jobs():  # leave no training thread behind
+        job.stop()
+        job.wait(60)
+
+
+def _wait(job, timeout=60):
+    assert job.wait(timeout), f"job {job.run_id} did not end in {timeout} s"
+
+
+def _wait_until(condition, timeout=30):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_a_job_trains_in_the_background_and_records_the_run(manager):
+    job = manager.submit(_design(), _data(), TrainConfig(epochs=3, learning_rate=0.05))
+    assert manager.get(job.run_id) is job
+    _wait(job)
+    snapshot = job.progress.snapshot()
+    assert snapshot.status == "finished" and snapshot.epoch == 3
+    record = manager.store.get(job.run_id)
+    assert record.status == "finished" and record.epochs_done == 3
+    assert record.name == "toy mlp" and record.device == "CPU"
+    assert record.design["nodes"][1]["params"]["units"] == 8
+    assert record.data["name"] == "toy" and record.data["sizes"]["train"] == 120
+    assert record.config["epochs"] == 3 and record.config["loss"] == "binary_crossentropy"
+    assert [e.epoch for e in manager.store.epochs(job.run_id)] == [1, 2, 3]
+    assert "val_accuracy" in record.final
+    model = keras.saving.load_model(record.artifacts["model"])
+    assert model.predict(np.zeros((2, 4), "float32"), verbose=0).shape == (2, 1)
+    assert record.checkpoint is not None
+    assert '"epoch": 3' in open(record.artifacts["history"]).read()
+    cycle = learning_cycle.load(record.artifacts["learning_cycle"])
+    assert cycle["gradient_norms"]["epochs"] == [0, 1, 2, 3]
+
+
+def test_a_second_job_waits_in_the_device_queue_and_knows_its_place(manager):
+    slow = manager.submit(_design(), _data(), TrainConfig(epochs=200, gd_variant="stochastic"))
+    _wait_until(lambda: slow.progress.snapshot().status == "running")
+    second = manager.submit(_design(), _data(), TrainConfig(epochs=1))
+    third = manager.submit(_design(), _data(), TrainConfig(epochs=1))
+    _wait_until(lambda: third.progress.snapshot().queue_position == 2)
+    assert second.progress.snapshot().status == "queued"
+    assert second.progress.snapshot().queue_position == 1
+    assert manager.queue_position(third) == 2
+    assert manager.store.get(second.run_id).status == "queued"
+    # Leaving the queue before the turn comes cancels the run.
+    third.stop()
+    _wait(third)
+    assert third.progress.snapshot().status == "cancelled"
+    assert manager.store.get(third.run_id).status == "cancelled"
+    assert second.progress.snapshot().queue_position == 1
+    slow.stop()
+    _wait(slow)
+    _wait(second)
+    assert slow.progress.snapshot().status == "stopped"
+    assert second.progress.snapshot().status == "finished"
+    assert slow.progress.snapshot().epoch < 200
+
+
+def test_stop_then_continue_trains_more_epochs_from_the_same_model(manager):
+    job = manager.submit(_design(), _data(), TrainConfig(epochs=50, batch_size=4))
+    _wait_until(lambda: job.progress.snapshot().epoch >= 1)
+    manager.stop(job.run_id)
+    _wait(job)
+    assert job.status == "stopped"
+    assert not manager.stop(job.run_id)
+    done = job.epochs_done
+    weights = [w.copy() for w in job.model.get_weights()]
+    again = manager.continue_run(job.run_id, 2)
+    assert again is job
+    _wait(job)
+    assert job.status == "finished" and job.epochs_done == done + 2
+    assert any(not np.allclose(a, b) for a, b in zip(weights, job.model.get_weights()))
+    epochs = [e.epoch for e in manager.store.epochs(job.run_id)]
+    assert epochs == list(range(1, done + 3))
+    assert manager.store.get(job.run_id).config["epochs"] == done + 2
+    with pytest.raises(ValueError, match="extra epochs"):
+        manager.continue_run(job.run_id, 0)
+
+
+def test_a_run_cut_short_by_a_crash_is_interrupted_and_resumes_from_its_checkpoint(tmp_path):
+    path = tmp_path / "neural_canvas.sqlite"
+    first = JobManager(RunStore(path), device_plan=CPU)
+    job = first.submit(_design(), _data(), TrainConfig(epochs=3))
+    _wait(job)
+    # The server died mid-run: the record still says running, owned by a process now gone.
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE runs SET status = 'running', owner_token = 'dead', owner_pid = "
+                     "999999999 WHERE id = ?", (job.run_id,))
+        conn.execute("DELETE FROM run_epochs WHERE run_id = ? AND epoch = 3", (job.run_id,))
+    info = read_checkpoint_info(job.run_dir)
+    assert info["epochs_done"] == 3
+
+    restarted = JobManager(RunStore(path), device_plan=CPU)
+    assert restarted.recovered == [job.run_id]
+    record = restarted.store.get(job.run_id)
+    assert record.status == "interrupted" and "Resume" in record.message
+    with pytest.raises(ValueError, match="needs the run's data"):
+        restarted.resume_run(job.run_id, None)
+    regression = InMemoryData((np.zeros((8, 4), "float32"), np.zeros((8, 1), "float32")),
+                              task="regression")
+    with pytest.raises(ValueError, match="trained for binary"):
+        restarted.resume_run(job.run_id, regression)
+
+    resumed = restarted.resume_run(job.run_id, _data(), extra_epochs=2)
+    _wait(resumed)
+    assert resumed.status == "finished" and resumed.epochs_done == 5
+    assert [e.epoch for e in restarted.store.epochs(job.run_id)] == [1, 2, 4, 5]
+    assert restarted.store.get(job.run_id).status == "finished"
+
+
+def test_a_job_that_cannot_train_fails_with_the_sentence(manager):
+    wrong = chain(("Dense", {"units": 3, "activation": "softmax"}), input_shape=(4,))
+    job = manager.submit(wrong, _data(), TrainConfig(epochs=1))
+    _wait(job)
+    snapshot = job.progress.snapshot()
+    assert snapshot.status == "failed"
+    assert "must give 1 value per sample" in snapshot.message
+    assert manager.store.get(job.run_id).status == "failed"
+    with pytest.raises(ValueError, match="learning rate"):
+        manager.submit(_design(), _data(), TrainConfig(learning_rate=-1.0))
+
+
+def test_the_manager_is_one_per_workspace_and_process(tmp_path):
+    path = tmp_path / "neural_canvas.sqlite"
+    assert jobs.manager(path) is jobs.manager(path)
+    other = tmp_path / "other" / "neural_canvas.sqlite"
+    assert jobs.manager(other) is not jobs.manager(path)
+
+
+def test_forget_removes_a_finished_run(manager):
+    job = manager.submit(_design(), _data(), TrainConfig(epochs=1))
+    _wait(job)
+    folder = job.run_dir
+    manager.forget(job.run_id, delete_files=True)
+    assert manager.get(job.run_id) is None and manager.store.get(job.run_id) is None
+    assert not folder.exists()

@@ -1,0 +1,154 @@
+"""The Train page through Streamlit's AppTest: settings, Train, reattach, Stop, history, resume."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from builder import jobs, workspace
+from builder.data.samples import load_sample
+from builder.data.tabular import prepare_tabular
+from builder.ui import data_page, train_page
+from tests.helpers import chain
+
+SCRIPT = """
+from builder.ui import train_page
+train_page.render()
+"""
+DESIGN = "nc_design"
+PREPARED = data_page.PREPARED.name
+RUN = train_page.RUN.name
+
+
+@pytest.fixture(scope="module")
+def moons():
+    source = load_sample("moons")
+    return prepare_tabular(source, source.target, task=source.task)
+
+
+def _design(units=1, activation="sigmoid"):
+    design = chain(("Dense", {"units": 8}), ("Dense", {"units": units, "activation": activation}),
+                   input_shape=(2,))
+    design.name = "moons mlp"
+    return design
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "ws"))
+    yield tmp_path / "ws"
+    for job in _manager(tmp_path / "ws").active_jobs():  # leave no training thread behind
+        job.stop()
+        job.wait(60)
+
+
+def _manager(home) -> jobs.JobManager:
+    return jobs.manager(workspace.store_path(workspace.ensure(home)))
+
+
+def _app(design=None, data=None) -> AppTest:
+    at = AppTest.from_string(SCRIPT, default_timeout=120)
+    if design is not None:
+        at.session_state[DESIGN] = design
+    if data is not None:
+        at.session_state[PREPARED] = data
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _wait_for_run(home, run_id, statuses=("finished",), timeout=60):
+    job = _manager(home).get(run_id)
+    deadline = time.monotonic() + timeout
+    while job.status not in statuses:
+        assert time.monotonic() < deadline, job.status
+        time.sleep(0.05)
+    return job
+
+
+def test_without_design_or_data_the_page_says_what_to_do(home, moons):
+    at = _app()
+    assert any("Build page" in info.value for info in at.info)
+    at = _app(design=_design())
+    assert any("Data page" in info.value for info in at.info)
+    assert at.button(key="nc_train::train").disabled
+    assert any("No runs yet" in info.value for info in at.info)
+
+
+def test_train_shows_the_finished_run_with_curves_and_history(home, moons):
+    at = _app(_design(), moons)
+    assert at.selectbox(key="nc_train::loss::binary").value == "binary_crossentropy"
+    assert at.multiselect(key="nc_train::metrics::binary").value == ["accuracy"]
+    at.number_input(key="nc_train::epochs").set_value(2)
+    at.number_input(key="nc_train::learning_rate").set_value(0.05)
+    at.radio(key="nc_train::gd").set_value("mini-batch")
+    at.run()
+    assert any("11 step(s) per epoch" in c.value for c in at.caption)
+    at.button(key="nc_train::train").click().run()
+    assert not at.exception, at.exception
+    run_id = at.session_state[RUN]
+    assert run_id
+    job = _wait_for_run(home, run_id)
+    assert job.config.epochs == 2 and job.config.learning_rate == 0.05
+    at.run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Finished.") and "val accuracy" in s.value for s in at.success)
+    assert at.button(key="nc_train::continue").label == "Continue"
+    assert at.session_state["nc_export_model"] is job.model
+    record = _manager(home).store.get(run_id)
+    assert record.status == "finished" and record.epochs_done == 2
+    assert any(run_id in str(frame.value) for frame in at.dataframe)
+
+    at.number_input(key="nc_train::extra").set_value(1)
+    at.button(key="nc_train::continue").click().run()
+    assert not at.exception, at.exception
+    _wait_for_run(home, run_id)
+    assert job.epochs_done == 3
+
+
+def test_settings_that_cannot_train_are_reported_before_starting(home, moons):
+    at = _app(_design(units=3, activation="softmax"), moons)
+    at.button(key="nc_train::train").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state[RUN] is None
+    assert any("must give 1 value per sample" in e.value for e in at.error)
+
+
+def test_a_new_session_reattaches_to_the_live_run_and_can_stop_it(home, moons):
+    first = _app(_design(), moons)
+    first.number_input(key="nc_train::epochs").set_value(500)
+    first.radio(key="nc_train::gd").set_value("stochastic")
+    first.run()
+    first.button(key="nc_train::train").click().run()
+    run_id = first.session_state[RUN]
+    _wait_for_run(home, run_id, statuses=("running",))
+
+    second = _app(_design(), moons)  # a reopened tab: nothing in its session yet
+    assert second.session_state[RUN] == run_id
+    assert any("Training" in m.value for m in second.markdown)
+    second.button(key="nc_train::stop").click().run()
+    assert not second.exception, second.exception
+    job = _wait_for_run(home, run_id, statuses=("stopped",))
+    assert "what was learned is kept" in job.progress.snapshot().message
+    second.run()
+    assert any("what was learned is kept" in i.value for i in second.info)
+
+
+def test_an_interrupted_run_offers_resume(home, moons):
+    manager = _manager(home)
+    job = manager.submit(_design(), moons, jobs.TrainConfig(epochs=1))
+    assert job.wait(60)
+    with sqlite3.connect(manager.store.path) as conn:
+        conn.execute("UPDATE runs SET status = 'interrupted', message = 'cut' WHERE id = ?",
+                     (job.run_id,))
+    with manager._cond:  # the restarted server no longer has the job in memory
+        manager._jobs.pop(job.run_id)
+    at = _app(_design(), moons)
+    assert any("interrupted by a server stop" in w.value for w in at.warning)
+    at.button(key=f"nc_train::resume::{job.run_id}").click().run()
+    assert not at.exception, at.exception
+    resumed = _wait_for_run(home, job.run_id)
+    assert resumed.epochs_done == 2
