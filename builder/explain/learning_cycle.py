@@ -116,6 +116,22 @@ class _Recorder(keras.callbacks.Callback):
     def epochs(self) -> list[int]:
         return sorted(self._epochs)
 
+    def _series(self) -> list[tuple[str, dict[str, list]]]:
+        """Per layer (first-seen order): each weight's value at every recorded epoch."""
+        epochs = self.epochs
+        order: list[str] = []
+        for epoch in epochs:
+            order.extend(n for n in self._epochs[epoch] if n not in order)
+        series = []
+        for name in order:
+            weight_names: list[str] = []
+            for epoch in epochs:
+                weight_names.extend(w for w in self._epochs[epoch].get(name, {})
+                                    if w not in weight_names)
+            series.append((name, {w: [self._epochs[e].get(name, {}).get(w) for e in epochs]
+                                  for w in weight_names}))
+        return series
+
 
 class GradientNormRecorder(_Recorder):
     """Per-layer gradient norms of the loss on a fixed batch, per epoch.
@@ -187,17 +203,8 @@ class GradientNormRecorder(_Recorder):
         ``total`` is the layer's whole gradient norm (the root of the summed squares).
         """
         epochs = self.epochs
-        order: list[str] = []
-        for epoch in epochs:
-            order.extend(n for n in self._epochs[epoch] if n not in order)
         layers = []
-        for name in order:
-            weight_names: list[str] = []
-            for epoch in epochs:
-                weight_names.extend(w for w in self._epochs[epoch].get(name, {})
-                                    if w not in weight_names)
-            weights = {w: [self._epochs[e].get(name, {}).get(w) for e in epochs]
-                       for w in weight_names}
+        for name, weights in self._series():
             total = []
             for e in epochs:
                 values = list(self._epochs[e].get(name, {}).values())
@@ -231,17 +238,7 @@ class WeightHistogramRecorder(_Recorder):
     def record(self) -> dict:
         """``{"epochs", "bins", "layers": [{"name", "weights": {w: [histogram per epoch]}}]}``."""
         epochs = self.epochs
-        order: list[str] = []
-        for epoch in epochs:
-            order.extend(n for n in self._epochs[epoch] if n not in order)
-        layers = []
-        for name in order:
-            weight_names: list[str] = []
-            for epoch in epochs:
-                weight_names.extend(w for w in self._epochs[epoch].get(name, {})
-                                    if w not in weight_names)
-            layers.append({"name": name, "weights": {
-                w: [self._epochs[e].get(name, {}).get(w) for e in epochs] for w in weight_names}})
+        layers = [{"name": name, "weights": weights} for name, weights in self._series()]
         return {"epochs": epochs, "bins": self.bins, "layers": layers, "error": self.error}
 
 
