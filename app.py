@@ -1,0 +1,46 @@
+"""Neural Canvas: design Keras networks on a canvas, train, explore and export them.
+
+Run with ``streamlit run app.py`` (optionally ``-- --workspace FOLDER``). This file
+only routes between pages and draws the sidebar. A page whose module is not there
+yet shows a plain "not built yet" note instead.
+"""
+
+import os
+import sys
+
+import streamlit as st
+
+from builder import workspace
+from builder.ui import build_page, placeholders, sidebar
+from builder.ui.placeholders import page_or_placeholder
+
+# `streamlit run app.py -- --workspace FOLDER` wins over NEURAL_CANVAS_HOME; putting it in
+# the environment makes every module (designs, runs) use the same folder.
+try:
+    _flag = workspace.flag_value(sys.argv[1:])
+except workspace.WorkspaceError as exc:
+    st.error(str(exc))
+    st.stop()
+if _flag:
+    os.environ[workspace.ENV_VAR] = str(workspace.resolve(_flag))
+
+st.set_page_config(page_title="Neural Canvas", page_icon=":material/hub:", layout="wide")
+
+pages = [
+    st.Page(build_page.render, title="Build", icon=":material/account_tree:",
+            url_path="build", default=True),
+    st.Page(page_or_placeholder("data_page", placeholders.data_page), title="Data",
+            icon=":material/table:", url_path="data"),
+    st.Page(page_or_placeholder("train_page", placeholders.train_page), title="Train",
+            icon=":material/model_training:", url_path="train"),
+    st.Page(page_or_placeholder("explore_page", placeholders.explore_page), title="Explore",
+            icon=":material/insights:", url_path="explore"),
+    st.Page(page_or_placeholder("export_page", placeholders.export_page), title="Export",
+            icon=":material/download:", url_path="export"),
+]
+navigation = st.navigation(pages)
+sidebar.render()
+# Every page works on the open design: after a refresh or a restart it is the one
+# edited last, whichever page the person lands on.
+build_page.open_design(show_error=False)  # the Build page shows the error
+navigation.run()

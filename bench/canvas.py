@@ -1,0 +1,154 @@
+"""Server-side time of one Build page run for 20, 100 and 300-node designs.
+
+A page run after an edit analyses the changed design (no cache can help), folds
+the canvas's report in, draws the canvas state and every widget of the page. It
+is measured with Streamlit's AppTest, which runs the page script as the server
+does (without a browser), by sending the canvas a retyped node title each run.
+
+Baseline, measured in the same run: plain ``analyze()`` of the same designs, also
+uncached. A run after a drag (positions only: the analysis comes from its cache)
+is shown too. The last line is the ratio page run after an edit / analyze for the
+100-node design, with the absolute figures; the target is under 100 ms for 100
+nodes.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from builder import validate  # noqa: E402
+from builder.design import Design  # noqa: E402
+from builder.ui import canvas, edits, state  # noqa: E402
+
+SIZES = (20, 100, 300)
+REPEATS = 5
+# The page script as the server runs it, timed from inside: AppTest's own work
+# (turning the page's messages into an element tree) is not server time.
+SCRIPT = """
+import time
+import streamlit as st
+from builder.ui import build_page
+started = time.perf_counter()
+build_page.render()
+st.session_state["bench_seconds"] = time.perf_counter() - started
+"""
+EDITED = "n4"  # a Dense layer
+
+
+def make_design(size: int) -> Design:
+    """Input -> Dense/Dropout/... with a residual Add every sixth layer."""
+    kinds = [("Dense", {"units": 32}), ("Dropout", {"rate": 0.1}),
+             ("BatchNormalization", {}), ("Activation", {"activation": "gelu"}),
+             ("Dense", {"units": 32})]
+    nodes = [{"id": "inp", "type": "Input", "params": {"shape": [32]}}]
+    edges = []
+    for i in range(1, size):
+        node_id = f"n{i}"
+        if i % 6 == 0 and i >= 3:
+            nodes.append({"id": node_id, "type": "Add", "params": {}})
+            edges += [{"source": nodes[i - 1]["id"], "target": node_id, "slot": 0},
+                      {"source": nodes[i - 3]["id"], "target": node_id, "slot": 1}]
+        else:
+            type_id, params = kinds[i % len(kinds)]
+            nodes.append({"id": node_id, "type": type_id, "params": dict(params)})
+            edges.append({"source": nodes[i - 1]["id"], "target": node_id})
+    design = Design.from_dict({"version": 1, "nodes": nodes, "edges": edges})
+    edits.auto_layout(design)
+    return design
+
+
+def time_analyze(design: Design, units: int) -> float:
+    """One uncached analysis (a different unit count makes a new cache key)."""
+    changed = design.copy()
+    changed.node(EDITED).params["units"] = units
+    start = time.perf_counter()
+    validate.analyze(changed)
+    return time.perf_counter() - start
+
+
+def page_app(design: Design, home: Path) -> AppTest:
+    os.environ["NEURAL_CANVAS_HOME"] = str(home)
+    at = AppTest.from_string(SCRIPT, default_timeout=300)
+    at.run()
+    at.session_state[state.DESIGN.name] = design.copy()
+    at.session_state[state.REDRAW.name] = True
+    at.run()
+    if at.exception:
+        raise SystemExit(f"the Build page failed: {at.exception[0].value}")
+    return at
+
+
+def time_page_edit(at: AppTest, units: int) -> float:
+    """One page run after the person retyped a Dense node's title on the canvas."""
+    flow = at.session_state[state.FLOW.name]
+    value = {"nodes": [n.asdict() for n in flow.nodes],
+             "edges": [e.asdict() for e in flow.edges],
+             "selectedId": None, "timestamp": int(time.time() * 1000) + units}
+    for node in value["nodes"]:
+        if node["id"] == EDITED:
+            node["data"] = dict(node["data"], content=f"Dense {units} relu")
+    at.session_state[state.CANVAS_WIDGET] = value
+    at.run()
+    if at.session_state[state.DESIGN.name].node(EDITED).params["units"] != units:
+        raise SystemExit("the canvas edit did not reach the design")
+    return at.session_state["bench_seconds"]
+
+
+def time_page_move(at: AppTest, step: int) -> float:
+    """One page run after a drag: the design's shapes are unchanged, so analysis is cached."""
+    flow = at.session_state[state.FLOW.name]
+    value = {"nodes": [n.asdict() for n in flow.nodes],
+             "edges": [e.asdict() for e in flow.edges],
+             "selectedId": None, "timestamp": int(time.time() * 1000) + 100 + step}
+    value["nodes"][0]["position"] = {"x": float(step), "y": -50.0}
+    at.session_state[state.CANVAS_WIDGET] = value
+    at.run()
+    if at.session_state[state.DESIGN.name].nodes[0].position[0] != float(step):
+        raise SystemExit("the drag did not reach the design")
+    return at.session_state["bench_seconds"]
+
+
+def time_draw_state(design: Design) -> float:
+    """Building the canvas state alone (faces, edges, the component's arguments)."""
+    report = validate.analyze(design)
+    start = time.perf_counter()
+    flow = canvas.build_state(design, report, None, {}, drawing=1)
+    [n.asdict() for n in flow.nodes], [e.asdict() for e in flow.edges]
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    validate.analyze(make_design(3))  # import Keras before timing anything
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in SIZES:
+            design = make_design(size)
+            at = page_app(design, Path(tmp) / f"ws{size}")
+            time_page_edit(at, 40)  # warm up the page's caches
+            analyze_s = statistics.median(time_analyze(design, 50 + i) for i in range(REPEATS))
+            page_s = statistics.median(time_page_edit(at, 60 + i) for i in range(REPEATS))
+            move_s = statistics.median(time_page_move(at, i) for i in range(REPEATS))
+            draw_s = statistics.median(time_draw_state(design) for _ in range(REPEATS))
+            rows[size] = (analyze_s, page_s, draw_s)
+            print(f"{size:4d} nodes: page run after an edit {page_s * 1000:7.1f} ms | "
+                  f"after a drag {move_s * 1000:6.1f} ms | "
+                  f"plain analyze {analyze_s * 1000:7.1f} ms | "
+                  f"canvas state {draw_s * 1000:5.1f} ms")
+    analyze_s, page_s, _ = rows[100]
+    verdict = "meets" if page_s < 0.1 else "misses"
+    print(f"canvas page run / analyze (100 nodes): {page_s / analyze_s:.2f}x "
+          f"({page_s * 1000:.1f} ms / {analyze_s * 1000:.1f} ms); {verdict} the 100 ms target")
+
+
+if __name__ == "__main__":
+    main()

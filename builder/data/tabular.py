@@ -1,0 +1,1214 @@
+"""Tables: read a CSV safely, detect column types, pick a target, prepare for training.
+
+The measured traps in the design notes shape this module: statistics (means,
+variances, vocabularies) are computed with pandas and NumPy on the training rows,
+then the Keras preprocessing layers are *built from them* (``Normalization(mean=,
+variance=)``, ``StringLookup(vocabulary=)``) instead of calling ``adapt()``, and
+the training inputs are computed with NumPy using the same formulas. Tests check
+that the Keras preprocessing model maps raw rows to the very same inputs.
+
+Raw inputs, as the end-to-end model takes them: one ``(n, 1)`` tensor per feature
+column, float32 for numeric columns (NaN for a missing value) and strings for
+categorical columns (an empty string for a missing value; numbers in a categorical
+column are written as text, e.g. ``"3"``); text columns take ``(n,)`` strings.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import io
+import math
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+
+from builder.data import EPSILON, PreparedData, SplitArrays
+from builder.data.errors import DataError
+
+COLUMN_KINDS = ("numeric", "categorical", "text", "id")
+TASK_CHOICES = ("binary", "multiclass", "regression")
+ENCODINGS = ("auto", "utf-8", "cp1252", "latin-1", "utf-16", "utf-8-sig")
+ENCODING_NAMES = {
+    "utf-8": "UTF-8", "utf-8-sig": "UTF-8 (with BOM)", "cp1252": "Windows-1252 (Western)",
+    "latin-1": "Latin-1 (ISO-8859-1)", "utf-16": "UTF-16",
+}
+DELIMITERS = (",", ";", "\t", "|")
+MAX_COLUMNS = 5_000
+MAX_CLASSES = 1_000
+MAX_CATEGORIES = 200
+MIN_ROWS = 10
+SNIFF_BYTES = 64 * 1024
+DETECT_SAMPLE = 20_000
+IN_MEMORY_LIMIT = 8 * 1024 * 1024  # bigger uploads are parsed from a temp file (2x faster)
+OOV_TOKEN = "[UNK]"
+
+_MAGIC = (
+    (b"PK\x03\x04", "a zip archive or an Excel workbook (.xlsx)",
+     "In Excel or LibreOffice use File > Save As and choose 'CSV UTF-8'."),
+    (b"\xd0\xcf\x11\xe0", "an old-style Excel or Word file (.xls/.doc)",
+     "In Excel or LibreOffice use File > Save As and choose 'CSV UTF-8'."),
+    (b"%PDF", "a PDF document", "Export the table as CSV from the program that made it."),
+    (b"\x89PNG", "a PNG image", "Choose a CSV text file; images go in a zip of class folders."),
+    (b"\xff\xd8\xff", "a JPEG image",
+     "Choose a CSV text file; images go in a zip of class folders."),
+    (b"GIF8", "a GIF image", "Choose a CSV text file; images go in a zip of class folders."),
+    (b"SQLite format 3", "a SQLite database", "Export the table as CSV first."),
+    (b"\x1f\x8b", "a gzip-compressed file", "Decompress it first and upload the CSV inside."),
+    (b"PAR1", "a Parquet file", "Convert it to CSV first (pandas: read_parquet, to_csv)."),
+    (b"\x7fELF", "a program, not data", "Choose a CSV text file."),
+)
+
+_ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|index|key|row)$|^unnamed: ?\d+$", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------
+# Keras layers the preprocessing model needs and Keras does not have.
+
+
+@keras.saving.register_keras_serializable(package="neural_canvas")
+class FillMissing(keras.layers.Layer):
+    """Replaces NaN (a missing number) with a fixed value per feature."""
+
+    def __init__(self, values, **kwargs):
+        super().__init__(**kwargs)
+        self.values = [float(v) for v in np.ravel(values)]
+
+    def call(self, inputs):
+        fill = keras.ops.cast(keras.ops.convert_to_tensor(self.values), inputs.dtype)
+        return keras.ops.where(keras.ops.isnan(inputs), fill, inputs)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "values": list(self.values)}
+
+
+@keras.saving.register_keras_serializable(package="neural_canvas")
+class MissingIndicator(keras.layers.Layer):
+    """1.0 where a number is missing (NaN), else 0.0."""
+
+    def call(self, inputs):
+        return keras.ops.cast(keras.ops.isnan(inputs), "float32")
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
+# ---------------------------------------------------------------------------
+# Reading a CSV.
+
+
+@dataclass
+class ColumnInfo:
+    """What detection found about one column."""
+
+    name: str
+    kind: str
+    dtype: str
+    missing: int
+    unique: int
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "dtype": self.dtype,
+                "missing": self.missing, "unique": self.unique, "reason": self.reason}
+
+
+@dataclass
+class TabularSource:
+    """A table the person brought (or a sample), before any choices.
+
+    Attributes:
+        frame: the table.
+        name: file or sample name.
+        encoding: the text encoding it was read with.
+        delimiter: the field separator.
+        notes: what reading did that the person should know.
+        target: the suggested target column(s) (samples).
+        task: the suggested task (samples), or None to infer.
+        mode: how the page should offer it: ``"tabular"``, ``"text"`` or ``"timeseries"``.
+        description: a sentence about the data (samples).
+    """
+
+    frame: pd.DataFrame
+    name: str = "data.csv"
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    notes: list[str] = field(default_factory=list)
+    target: list[str] = field(default_factory=list)
+    task: str | None = None
+    mode: str = "tabular"
+    description: str = ""
+    _columns: dict[str, ColumnInfo] | None = field(default=None, repr=False)
+
+    @property
+    def columns(self) -> dict[str, ColumnInfo]:
+        """Detected column types (computed once)."""
+        if self._columns is None:
+            self._columns = detect_columns(self.frame)
+        return self._columns
+
+
+def _describe_binary(head: bytes) -> tuple[str, str] | None:
+    for magic, what, fix in _MAGIC:
+        if head.startswith(magic):
+            return what, fix
+    return None
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    sample = head[:400]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _guess_encoding(head: bytes) -> tuple[str, str | None]:
+    """(encoding, note) from the first bytes; the note says when it is a guess."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig", None
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16", None
+    utf16 = _utf16_without_bom(head)
+    if utf16:
+        return utf16, None
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8", None
+    except UnicodeDecodeError:
+        pass
+    return _fallback_encoding(head)
+
+
+def _fallback_encoding(data: bytes) -> tuple[str, str]:
+    try:
+        data.decode("cp1252")
+        encoding = "cp1252"
+    except UnicodeDecodeError:
+        encoding = "latin-1"
+    return encoding, (
+        f"The file is not UTF-8 text; it was read as {ENCODING_NAMES[encoding]}. If accented "
+        "letters look wrong in the preview, choose the file's encoding under 'Encoding'."
+    )
+
+
+def _control_ratio(text: str) -> float:
+    if not text:
+        return 0.0
+    bad = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\t\r\n") or ch == "\x7f")
+    return bad / len(text)
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The delimiter that splits the header line into the most fields (comma on ties)."""
+    line = next((ln for ln in text.splitlines() if ln.strip()), "")
+    best, best_count = ",", 1
+    for delimiter in DELIMITERS:
+        try:
+            count = len(next(csv.reader([line], delimiter=delimiter)))
+        except (csv.Error, StopIteration):
+            continue
+        if count > best_count:
+            best, best_count = delimiter, count
+    return best
+
+
+def _read_head(source) -> tuple[bytes, int]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        return data[:SNIFF_BYTES], len(data)
+    path = Path(source)
+    with open(path, "rb") as handle:
+        return handle.read(SNIFF_BYTES), path.stat().st_size
+
+
+def load_csv(
+    source: bytes | str | os.PathLike,
+    *,
+    name: str | None = None,
+    encoding: str | None = None,
+    skip_bad_rows: bool = False,
+    delimiter: str | None = None,
+) -> TabularSource:
+    """Read CSV text into a :class:`TabularSource`, refusing broken input clearly.
+
+    Args:
+        source: the file's bytes, or a path.
+        name: the file name for messages (default: the path's name).
+        encoding: the text encoding; None or ``"auto"`` to detect it.
+        skip_bad_rows: skip rows with more fields than the header instead of refusing.
+        delimiter: the field separator; None to detect ``, ; tab |``.
+
+    Raises:
+        DataError: empty, header-only, binary, undecodable or malformed input.
+    """
+    if name is None:
+        name = Path(source).name if isinstance(source, (str, os.PathLike)) else "data.csv"
+    head, size = _read_head(source)
+    if size == 0 or not head.strip():
+        raise DataError(f"'{name}' is empty.",
+                        "Choose a CSV file with a header row and at least one data row.",
+                        code="empty_file")
+    binary = _describe_binary(head)
+    if binary:
+        what, fix = binary
+        raise DataError(f"'{name}' is {what}, not CSV text.", fix, code="binary_file")
+    notes: list[str] = []
+    if encoding in (None, "", "auto"):
+        encoding, note = _guess_encoding(head)
+        guessed = True
+        if note:
+            notes.append(note)
+    else:
+        guessed = False
+        try:
+            codecs.lookup(encoding)
+        except LookupError as exc:
+            raise DataError(f"'{encoding}' is not a text encoding Python knows.",
+                            "Choose one of: " + ", ".join(ENCODINGS[1:]) + ".",
+                            code="bad_encoding") from exc
+    if b"\x00" in head and not encoding.startswith("utf-16"):
+        raise DataError(f"'{name}' holds binary data (NUL bytes), not CSV text.",
+                        "Choose a CSV text file, e.g. saved from a spreadsheet as 'CSV UTF-8'.",
+                        code="binary_file")
+    head_text = head.decode(encoding, errors="replace")
+    if _control_ratio(head_text[:20000]) > 0.01:
+        raise DataError(f"'{name}' is full of control characters, so it is binary data, "
+                        "not CSV text.",
+                        "Choose a CSV text file, e.g. saved from a spreadsheet as 'CSV UTF-8'.",
+                        code="binary_file")
+    if delimiter is None:
+        delimiter = _sniff_delimiter(head_text)
+    try:
+        frame, skipped = _parse(source, size, encoding, delimiter, skip_bad_rows)
+    except UnicodeDecodeError as exc:
+        if not guessed:
+            raise DataError(
+                f"'{name}' is not valid {ENCODING_NAMES.get(encoding, encoding)} text "
+                f"(byte {exc.start:,} cannot be decoded).",
+                "Choose another encoding under 'Encoding', or 'auto' to let the app guess.",
+                code="bad_encoding",
+            ) from exc
+        data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else (
+            Path(source).read_bytes())
+        encoding, note = _fallback_encoding(data)
+        notes.append(note)
+        frame, skipped = _parse(source, size, encoding, delimiter, skip_bad_rows)
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"'{name}' has no columns: it holds only blank lines.",
+                        "Choose a CSV file with a header row and at least one data row.",
+                        code="empty_file") from exc
+    except pd.errors.ParserError as exc:
+        raise _parser_error(name, str(exc)) from exc
+    except MemoryError as exc:
+        raise DataError(f"'{name}' is too large to load into memory here.",
+                        "Use a sample of the rows (the first 100,000 are plenty to start).",
+                        code="too_large") from exc
+    if skipped:
+        notes.append(f"Skipped {skipped:,} malformed row(s) with more fields than the header.")
+    _check_frame(frame, name)
+    frame.columns = _clean_names(frame.columns)
+    if all(_is_number(c) for c in frame.columns):
+        notes.append("The first row looks like numbers, not column names; it was used as the "
+                     "header. Add a header row if it is data.")
+    return TabularSource(frame=frame, name=name, encoding=encoding, delimiter=delimiter,
+                         notes=notes)
+
+
+def _parse(source, size: int, encoding: str, delimiter: str, skip_bad_rows: bool):
+    # pandas reads UTF-8 by default; naming it explicitly makes the C parser slower.
+    kwargs = dict(sep=delimiter, encoding=None if encoding == "utf-8" else encoding,
+                  on_bad_lines="warn" if skip_bad_rows else "error")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", pd.errors.ParserWarning)
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            if size <= IN_MEMORY_LIMIT:
+                frame = pd.read_csv(io.BytesIO(bytes(source)), **kwargs)
+            else:
+                frame = _read_via_temp(bytes(source), kwargs)
+        else:
+            frame = pd.read_csv(source, **kwargs)
+    skipped = sum(str(w.message).count("Skipping line") for w in caught)
+    return frame, skipped
+
+
+def _read_via_temp(data: bytes, kwargs: dict) -> pd.DataFrame:
+    handle, path = tempfile.mkstemp(suffix=".csv", prefix="nc-upload-")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        return pd.read_csv(path, **kwargs)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _parser_error(name: str, message: str) -> DataError:
+    match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", message)
+    if match:
+        expected, line, saw = match.groups()
+        return DataError(
+            f"Row {line} of '{name}' has {saw} fields but the header has {expected} "
+            "(ragged rows).",
+            "Fix that row (a value holding the delimiter needs quotes), or tick "
+            "'Skip malformed rows' to leave such rows out.",
+            code="ragged_rows",
+        )
+    if "EOF inside string" in message:
+        row = re.search(r"row (\d+)", message)
+        where = f" starting at row {row.group(1)}" if row else ""
+        return DataError(f"'{name}' has a quote that is never closed{where}.",
+                         "Close the quote, or remove the stray quote character.",
+                         code="unclosed_quote")
+    return DataError(f"'{name}' could not be parsed as CSV ({message.strip()[:200]}).",
+                     "Check that it is a comma-separated text file with one header row.",
+                     code="bad_csv")
+
+
+def _check_frame(frame: pd.DataFrame, name: str) -> None:
+    if frame.shape[1] == 0:
+        raise DataError(f"'{name}' has no columns.",
+                        "Choose a CSV file with a header row and at least one data row.",
+                        code="empty_file")
+    if frame.shape[1] > MAX_COLUMNS:
+        raise DataError(f"'{name}' has {frame.shape[1]:,} columns; at most {MAX_COLUMNS:,} "
+                        "are supported.", "Keep the columns you need and upload again.",
+                        code="too_many_columns")
+    if len(frame) == 0:
+        raise DataError(
+            f"'{name}' has a header ({frame.shape[1]} column(s)) but no data rows.",
+            "Add rows below the header, or choose another file.", code="header_only")
+    if frame.dropna(how="all").empty:
+        raise DataError(f"'{name}' has {len(frame):,} rows but every value is empty.",
+                        "Choose a file with data in it.", code="no_values")
+
+
+def _clean_names(columns) -> list[str]:
+    names, seen = [], set()
+    for i, column in enumerate(columns):
+        text = str(column).strip() or f"column_{i + 1}"
+        base, n = text, 2
+        while text in seen:
+            text, n = f"{base}_{n}", n + 1
+        seen.add(text)
+        names.append(text)
+    return names
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def frame_source(frame: pd.DataFrame, name: str = "table", **kwargs) -> TabularSource:
+    """Wrap an in-memory DataFrame (a sample) as a TabularSource."""
+    frame = frame.copy()
+    frame.columns = _clean_names(frame.columns)
+    return TabularSource(frame=frame, name=name, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Column types.
+
+
+def detect_columns(frame: pd.DataFrame, sample_rows: int = DETECT_SAMPLE) -> dict[str, ColumnInfo]:
+    """Guess each column's kind: numeric, categorical, text or id (ignored).
+
+    Uniqueness is judged on the first ``sample_rows`` rows, so detection stays fast
+    on a million rows; missing counts are over all rows.
+    """
+    sample = frame.head(sample_rows)
+    missing = len(frame) - frame.count()
+    return {
+        column: _detect_one(column, sample[column], int(missing[column]))
+        for column in frame.columns
+    }
+
+
+def _detect_one(name: str, sample: pd.Series, missing: int) -> ColumnInfo:
+    values = sample.dropna()
+    unique = int(values.nunique())
+    dtype = str(sample.dtype)
+
+    def info(kind: str, reason: str) -> ColumnInfo:
+        return ColumnInfo(name, kind, dtype, missing, unique, reason)
+
+    if len(values) == 0:
+        return info("id", "every value is missing")
+    if pd.api.types.is_bool_dtype(sample.dtype):
+        return info("numeric", "true/false values")
+    if pd.api.types.is_numeric_dtype(sample.dtype):
+        whole = pd.api.types.is_integer_dtype(sample.dtype) or bool(
+            np.all(np.mod(values.to_numpy(dtype=np.float64), 1) == 0))
+        if whole and unique == len(values) and len(values) >= 20:
+            steps = np.diff(values.to_numpy(dtype=np.float64))
+            if _ID_NAME.search(name) or (len(steps) and np.all(steps == 1)):
+                return info("id", "every value is different, counting up like a row number")
+        if _ID_NAME.search(name) and whole and unique > 0.95 * len(values):
+            return info("id", "named like an identifier")
+        if unique == 1:
+            return info("numeric", "a single value (it carries no information)")
+        return info("numeric", "numbers")
+    text = values.head(2000).astype(str)
+    lengths = text.str.len()
+    words = text.str.count(r"\s+") + 1
+    if float(words.median()) >= 4 or float(lengths.mean()) >= 40:
+        return info("text", "sentences of several words")
+    ratio = unique / max(len(values), 1)
+    if _ID_NAME.search(name) or (ratio > 0.95 and len(values) >= 20):
+        return info("id", "a different value in (nearly) every row")
+    if unique > max(MAX_CATEGORIES, 0.5 * len(values)) and float(words.mean()) > 1.5:
+        return info("text", "many different multi-word values")
+    return info("categorical", f"{unique} distinct labels")
+
+
+def column_summary(frame: pd.DataFrame, column: str, kind: str, bins: int = 20) -> dict:
+    """Counts for one column's chart: a histogram (numeric) or top labels (others).
+
+    Returns:
+        ``{"type": "histogram", "edges": [...], "counts": [...]}`` or
+        ``{"type": "bar", "labels": [...], "counts": [...], "other": n}``.
+    """
+    series = frame[column]
+    if kind == "numeric":
+        values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if len(values) == 0:
+            return {"type": "histogram", "edges": [], "counts": []}
+        counts, edges = np.histogram(values, bins=bins)
+        return {"type": "histogram", "edges": edges.tolist(), "counts": counts.tolist()}
+    if kind == "text":
+        sample = series.dropna().head(DETECT_SAMPLE).astype(str)
+        lengths = sample.str.split().str.len().to_numpy(dtype=np.float64)
+        counts, edges = np.histogram(lengths if len(lengths) else np.zeros(0), bins=bins)
+        return {"type": "histogram", "edges": edges.tolist(), "counts": counts.tolist(),
+                "label": "words per value"}
+    top = _label_counts(series)
+    shown = top.head(20)
+    return {"type": "bar", "labels": [str(v) for v in shown.index],
+            "counts": [int(c) for c in shown.to_numpy()], "other": int(top.iloc[20:].sum())}
+
+
+def class_balance(frame: pd.DataFrame, target: str) -> pd.Series:
+    """Rows per class of a target column (missing values left out), largest first."""
+    return _label_counts(frame[target])
+
+
+def _label_counts(series: pd.Series) -> pd.Series:
+    """Rows per label, labels written as raw inputs write them, largest first."""
+    counts = series.value_counts(dropna=True)
+    counts.index = [_canonical(v) for v in counts.index]
+    return counts.groupby(level=0, sort=False).sum().sort_values(ascending=False, kind="stable")
+
+
+# ---------------------------------------------------------------------------
+# Targets.
+
+
+def _canonical(value: Any) -> str:
+    """A value as the text a categorical raw input carries ("3", "2.5", "red")."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return ""
+        if float(value).is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(float(value))
+    return str(value)
+
+
+def _canonical_array(series: pd.Series) -> np.ndarray:
+    """Canonical strings of a column, missing as ""; an object array."""
+    if pd.api.types.is_string_dtype(series.dtype) and not pd.api.types.is_object_dtype(
+            series.dtype):
+        return series.fillna("").to_numpy(dtype=object)
+    return np.array([_canonical(v) if not _is_missing(v) else "" for v in series], dtype=object)
+
+
+def _is_missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def infer_task(series: pd.Series) -> str:
+    """Binary, multiclass or regression, from a target column's values.
+
+    Raises:
+        DataError: every value is missing, or there is only one value.
+    """
+    values = series.dropna()
+    _check_target_values(series.name, values, len(series))
+    numeric = _is_numeric(values)
+    if numeric and values.head(DETECT_SAMPLE).nunique() > 50:
+        return "regression"
+    return _task_from_uniques(pd.unique(values), numeric)
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(
+        series.dtype)
+
+
+def _task_from_uniques(uniques, numeric: bool) -> str:
+    if len(uniques) == 2:
+        return "binary"
+    if not numeric:
+        return "multiclass"
+    whole = bool(np.all(np.mod(np.asarray(uniques, dtype=np.float64), 1) == 0))
+    return "multiclass" if whole and len(uniques) <= 20 else "regression"
+
+
+def _check_target_values(name, values: pd.Series, rows: int) -> None:
+    if len(values) == 0:
+        raise DataError(f"The target '{name}' is missing in all {rows:,} rows.",
+                        "Choose a target column that has values.", code="target_all_missing")
+    first = values.iloc[0]
+    if not (values != first).any():
+        only = _canonical(first)
+        raise DataError(
+            f"The target '{name}' has a single value ({only!r}) in all {len(values):,} rows "
+            "with a value, so there is nothing to learn.",
+            "Choose a target column with at least two different values.",
+            code="target_one_class",
+        )
+
+
+@dataclass
+class _Target:
+    task: str
+    y: np.ndarray  # class indices (int32) or raw values (float64, n x k)
+    keep: np.ndarray | None  # rows with a target value, or None for all
+    class_names: list[str]
+    target_names: list[str]
+    notes: list[str]
+
+
+def _encode_target(frame: pd.DataFrame, target: list[str], task: str | None) -> _Target:
+    notes: list[str] = []
+    if task == "reconstruction":
+        return _Target("reconstruction", np.zeros(len(frame), np.int32), None, [], [], notes)
+    present = frame[target].notna().all(axis=1).to_numpy()
+    dropped = int((~present).sum())
+    keep = None if dropped == 0 else present
+    if len(target) > 1:
+        if task not in (None, "regression"):
+            raise DataError(
+                f"Several targets ({', '.join(target)}) can only be predicted together as "
+                f"numbers (regression); got task '{task}'.",
+                "Pick one target column for classification, or choose regression.",
+                code="multi_target_classification",
+            )
+        columns = []
+        for column in target:
+            values = frame[column] if keep is None else frame[column][keep]
+            _check_target_values(column, values, len(frame))
+            columns.append(_regression_values(values, column))
+        y = np.stack(columns, axis=1)
+        task = "regression"
+        class_names, target_names = [], list(target)
+    else:
+        column = target[0]
+        series = frame[column] if keep is None else frame[column][keep]
+        if len(series) == 0:
+            _check_target_values(column, series, len(frame))
+        numeric = _is_numeric(series)
+        if task is None and numeric and series.head(DETECT_SAMPLE).nunique() > 50:
+            task = "regression"
+        codes = uniques = None
+        if task != "regression":
+            # One factorize serves the one-class check, the task and the class indices.
+            codes, uniques = pd.factorize(series, sort=True)
+            if len(uniques) < 2:
+                _check_target_values(column, series, len(frame))
+            if task is None:
+                task = _task_from_uniques(uniques, numeric)
+        if task == "regression":
+            _check_target_values(column, series, len(frame))
+            y = _regression_values(series, column)[:, None]
+            class_names, target_names = [], [column]
+        else:
+            y, class_names = _class_indices(codes, uniques, column, task)
+            target_names = [column]
+    if keep is not None:
+        notes.append(f"Left out {dropped:,} row(s) with no target value.")
+    return _Target(task, y, keep, class_names, target_names, notes)
+
+
+def _regression_values(series: pd.Series, column: str) -> np.ndarray:
+    values = pd.to_numeric(series, errors="coerce")
+    bad = values.isna() & series.notna()
+    if bad.any():
+        example = series[bad].iloc[0]
+        raise DataError(
+            f"Regression predicts numbers, but the target '{column}' holds text such as "
+            f"{_canonical(example)!r:.40} ({int(bad.sum()):,} such rows).",
+            "Choose binary or multiclass for labels, or a numeric target column.",
+            code="target_not_numeric",
+        )
+    return values.to_numpy(dtype=np.float64)
+
+
+def _class_indices(codes: np.ndarray, uniques, column: str, task: str
+                   ) -> tuple[np.ndarray, list[str]]:
+    names = [_canonical(u) for u in uniques]
+    count = len(names)
+    if task == "binary" and count != 2:
+        raise DataError(
+            f"Binary classification needs exactly two classes, but '{column}' has {count:,}.",
+            "Choose multiclass (or regression for a number), or another target.",
+            code="not_binary",
+        )
+    if count > MAX_CLASSES:
+        raise DataError(
+            f"The target '{column}' has {count:,} different values; at most {MAX_CLASSES:,} "
+            "classes are supported (it looks like an id, free text or a continuous number).",
+            "Choose regression if it is a number, or another target column.",
+            code="too_many_classes",
+        )
+    return codes.astype(np.int32), names
+
+
+# ---------------------------------------------------------------------------
+# Splits.
+
+
+def split_indices(n: int, validation: float, test: float, seed: int,
+                  labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffled train/validation/test row positions; stratified when labels are given.
+
+    Raises:
+        DataError: bad fractions, or too few rows for the splits asked for.
+    """
+    for label, value in (("validation", validation), ("test", test)):
+        if not 0 <= value <= 0.5:
+            raise DataError(f"The {label} share must be between 0 and 0.5; got {value!r}.",
+                            f"Choose a {label} share such as 0.15.", code="bad_split")
+    if n < MIN_ROWS:
+        raise DataError(f"There are only {n} usable rows; at least {MIN_ROWS} are needed to "
+                        "train and check a model.", "Add more rows of data.", code="too_few_rows")
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        groups = [np.arange(n)]
+    else:
+        by_class = np.argsort(labels, kind="stable")
+        edges = np.flatnonzero(np.diff(labels[by_class])) + 1
+        groups = np.split(by_class, edges)
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for group in groups:
+        group = rng.permutation(group)
+        n_val = int(round(len(group) * validation))
+        n_test = int(round(len(group) * test))
+        if n_val + n_test >= len(group):
+            n_val = n_test = 0  # a class too small to share goes to training
+        parts[1].append(group[:n_val])
+        parts[2].append(group[n_val:n_val + n_test])
+        parts[0].append(group[n_val + n_test:])
+    train, val, tst = (rng.permutation(np.concatenate(p)) for p in parts)
+    if validation > 0 and len(val) == 0:
+        raise DataError(f"The {n} rows are too few for a validation split.",
+                        "Add more rows, or raise the validation share.", code="too_few_rows")
+    return train, val, tst
+
+
+# ---------------------------------------------------------------------------
+# Preparing a table for training.
+
+
+def _input_names(columns: Sequence[str]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for column in columns:
+        base = re.sub(r"[^A-Za-z0-9_]+", "_", column).strip("_")[:48] or "column"
+        if not base[0].isalpha():
+            base = "c_" + base
+        name, n = base, 2
+        while name.lower() in used:
+            name, n = f"{base}_{n}", n + 1
+        used.add(name.lower())
+        names[column] = name
+    return names
+
+
+@dataclass
+class _Plan:
+    """How each feature column becomes part of the model input."""
+
+    numeric: list[str]
+    categorical: list[str]
+    text: list[str]
+    names: dict[str, str]  # column -> raw input name
+    means: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    variances: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    indicators: list[str] = field(default_factory=list)
+    vocabularies: dict[str, list[str]] = field(default_factory=dict)
+    text_layers: dict[str, Any] = field(default_factory=dict)  # column -> TextVectorization
+    layout: list[dict] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return self.numeric + self.categorical + self.text
+
+
+def prepare_tabular(
+    source: TabularSource | pd.DataFrame,
+    target: str | Sequence[str] | None,
+    *,
+    features: Sequence[str] | None = None,
+    kinds: Mapping[str, str] | None = None,
+    task: str | None = None,
+    validation: float = 0.15,
+    test: float = 0.15,
+    seed: int = 0,
+    max_categories: int = MAX_CATEGORIES,
+    max_tokens: int = 20_000,
+    sequence_length: int | None = None,
+) -> PreparedData:
+    """Turn a table into a training-ready :class:`PreparedData`.
+
+    When the only feature is a text column, the result is ``kind="text"``: token id
+    sequences for Embedding/LSTM/Transformer designs. Text columns among other
+    features become bag-of-words counts.
+
+    Args:
+        source: the table.
+        target: the column(s) to predict; None only for ``task="reconstruction"``.
+        features: the input columns; default every column that is not a target or id.
+        kinds: overrides of the detected column kinds.
+        task: ``binary``, ``multiclass``, ``regression`` or ``reconstruction``;
+            None to infer from the target.
+        validation, test: shares of rows held out (stratified for classification).
+        seed: the split seed.
+        max_categories: most frequent labels kept per categorical column; the rest
+            share the "unknown" slot.
+        max_tokens: vocabulary size for text columns.
+        sequence_length: tokens per text (text data); None picks the 95th percentile.
+
+    Raises:
+        DataError: unknown columns, no features, a target that cannot be learned.
+    """
+    if isinstance(source, pd.DataFrame):
+        source = frame_source(source)
+    frame = source.frame
+    targets = [target] if isinstance(target, str) else list(target or [])
+    if task not in (None, "binary", "multiclass", "regression", "reconstruction"):
+        raise DataError(f"Unknown task {task!r}.",
+                        "Choose binary, multiclass, regression or reconstruction.",
+                        code="bad_task")
+    if not targets and task != "reconstruction":
+        raise DataError("No target column was chosen.", "Pick the column to predict.",
+                        code="no_target")
+    column_kinds = {c: info.kind for c, info in source.columns.items()}
+    for column, kind in (kinds or {}).items():
+        if kind not in COLUMN_KINDS:
+            raise DataError(f"Unknown column type {kind!r} for '{column}'.",
+                            "Choose numeric, categorical, text or id.", code="bad_kind")
+        column_kinds[column] = kind
+    unknown = [c for c in [*targets, *(features or [])] if c not in frame.columns]
+    if unknown:
+        raise DataError(f"The table has no column {unknown[0]!r}.",
+                        "Pick columns from the table's header.", code="unknown_column")
+    encoded = _encode_target(frame, targets, task)
+    if features is None:
+        features = [c for c in frame.columns if c not in targets and column_kinds[c] != "id"]
+    notes = list(source.notes)
+    features = [c for c in features if c not in targets]
+    if not features:
+        raise DataError("No feature columns are left to learn from.",
+                        "Pick at least one input column that is not the target.",
+                        code="no_features")
+    ignored = [c for c in features if column_kinds[c] == "id"]
+    if ignored:
+        notes.append("Left out id-like column(s): " + ", ".join(ignored) + ".")
+        features = [c for c in features if column_kinds[c] != "id"]
+        if not features:
+            raise DataError("Every chosen feature is marked 'id', so nothing is left to learn "
+                            "from.", "Mark a feature as numeric, categorical or text.",
+                            code="no_features")
+
+    notes.extend(encoded.notes)
+    rows = frame if encoded.keep is None else frame.loc[encoded.keep]
+    stratify = encoded.y if encoded.task in ("binary", "multiclass") else None
+    train, val, tst = split_indices(len(rows), validation, test, seed, stratify)
+    order = np.concatenate([train, val, tst])
+    bounds = (len(train), len(train) + len(val))
+    settings = dict(target=targets, features=list(features), task=encoded.task,
+                    validation=validation, test=test, seed=seed,
+                    kinds={c: column_kinds[c] for c in features})
+
+    plan = _Plan(
+        numeric=[c for c in features if column_kinds[c] == "numeric"],
+        categorical=[c for c in features if column_kinds[c] == "categorical"],
+        text=[c for c in features if column_kinds[c] == "text"],
+        names=_input_names(features),
+    )
+    if plan.text == list(features) and len(plan.text) == 1:
+        from builder.data import text as text_module
+
+        return text_module.prepare_text_column(
+            rows, plan.text[0], encoded, order, bounds, source=source.name, notes=notes,
+            settings=settings, max_tokens=max_tokens, sequence_length=sequence_length,
+            input_name=plan.names[plan.text[0]],
+        )
+    x, plan_notes, expand = _features(rows, plan, order, bounds, max_categories, max_tokens)
+    notes.extend(plan_notes)
+    return _tabular_prepared(source, rows, plan, encoded, x, expand, order, bounds, notes,
+                             settings)
+
+
+def _numeric_columns(rows: pd.DataFrame, columns: list[str], order: np.ndarray, n_train: int,
+                     notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The numeric feature columns, rows in ``order``, and their training statistics.
+
+    Returns:
+        ``(values, means, variances)``: float32 ``(columns, rows)`` with NaN for a
+        missing value (one contiguous row per column keeps every pass sequential),
+        and the mean and variance of each column over the first ``n_train`` rows,
+        missing values left out.
+    """
+    out = np.empty((len(columns), len(order)), np.float32)
+    means = np.zeros(len(columns), np.float64)
+    variances = np.ones(len(columns), np.float64)
+    gathered = np.empty(len(order), np.float64)  # one buffer for every column's gather
+    for i, column in enumerate(columns):
+        series = rows[column]
+        if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(
+                series.dtype):
+            converted = pd.to_numeric(series, errors="coerce")
+            coerced = int((converted.isna() & series.notna()).sum())
+            if coerced:
+                notes.append(f"'{column}': {coerced:,} value(s) that are not numbers were "
+                             "treated as missing.")
+            series = converted
+        values = series.to_numpy()
+        if values.dtype != np.float64:  # integers, or nullable numbers holding <NA>
+            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        np.take(values, order, out=gathered)
+        out[i] = gathered  # the cast to float32, written in place
+        means[i], variances[i] = _statistics(gathered[:n_train], column, notes)
+    variances = np.where(variances > 0, variances, 1.0)  # constant: centre, never divide by ~0
+    return out, means.astype(np.float32), variances.astype(np.float32)
+
+
+def _statistics(values: np.ndarray, column: str, notes: list[str]) -> tuple[float, float]:
+    """Mean and variance of float64 ``values``, NaN left out (0 and 1 when all are NaN)."""
+    missing = np.isnan(values)
+    count = len(values) - int(missing.sum())
+    if count == 0:
+        notes.append(f"'{column}' has no values in the training rows; it is filled with 0.")
+        return 0.0, 1.0
+    # Sums of the values shifted by a rough mean: a fast dot product for the squares,
+    # and no cancellation when the spread is small next to the mean.
+    head = values[:1000] if not missing[:1000].all() else values
+    shift = float(np.nanmean(head))
+    centred = values - shift
+    if count < len(values):
+        np.copyto(centred, 0.0, where=missing)
+    offset = float(centred.sum()) / count
+    return shift + offset, max(float(np.dot(centred, centred)) / count - offset * offset, 0.0)
+
+
+def _features(rows: pd.DataFrame, plan: _Plan, order: np.ndarray, bounds: tuple[int, int],
+              max_categories: int, max_tokens: int) -> tuple[dict, list[str], Any]:
+    """The stored inputs of each split, the notes, and the ``x_map`` that expands them.
+
+    Statistics come from the training rows only. Numbers are standardised with the
+    preprocessing model's formula; categories are kept as one-hot positions and
+    expanded per batch by the returned ``x_map`` (``tf.one_hot``, equal to the
+    model's StringLookup). Everything is a TensorFlow tensor, which tf.data takes
+    without a copy: at a million rows that matters.
+    """
+    import tensorflow as tf
+
+    notes: list[str] = []
+    n_train, n_fit = bounds
+    numeric, plan.means, plan.variances = _numeric_columns(rows, plan.numeric, order, n_train,
+                                                           notes)
+    plan.indicators = [c for c, row in zip(plan.numeric, numeric) if np.isnan(row).any()]
+    codes = {}
+    for column in plan.categorical:
+        plan.vocabularies[column], codes[column], kept_note = _category_codes(
+            rows[column], order, n_train, max_categories, column)
+        if kept_note:
+            notes.append(kept_note)
+    strings = {}
+    if plan.text:
+        from builder.data import text as text_module
+
+        for column in plan.text:
+            strings[column] = _canonical_array(rows[column])[order].astype(str)
+            plan.vocabularies[column] = text_module.vocabulary(strings[column][:n_train],
+                                                               max_tokens)
+            plan.text_layers[column] = text_module.vectorizer(
+                plan.vocabularies[column], "multi_hot", name=f"words_{plan.names[column]}")
+    _layout(plan)
+    indicator_positions = [plan.numeric.index(c) for c in plan.indicators]
+    cuts = {"train": (0, n_train), "validation": (n_train, n_fit),
+            "test": (n_fit, len(order))}
+    depths = [len(plan.vocabularies[c]) + 1 for c in plan.categorical]
+    x = {}
+    # Normalization computes (x - mean) / max(sqrt(variance), epsilon) in float32; a
+    # missing value, filled with the mean, becomes exactly 0.
+    scale = np.maximum(np.sqrt(plan.variances), np.float32(EPSILON))[:, None]
+    with tf.device("CPU:0"):
+        for split, (start, stop) in cuts.items():
+            parts = []
+            if plan.numeric:
+                block = numeric[:, start:stop]
+                missing = np.isnan(block)
+                rows_out = np.empty((len(block) + len(indicator_positions), stop - start),
+                                    np.float32)
+                standard = rows_out[:len(block)]
+                np.subtract(block, plan.means[:, None], out=standard)
+                np.divide(standard, scale, out=standard)
+                np.copyto(standard, np.float32(0), where=missing)
+                rows_out[len(block):] = missing[indicator_positions]
+                parts.append(tf.transpose(tf.convert_to_tensor(rows_out)))
+            for column in plan.text:
+                layer = plan.text_layers[column]
+                parts.append(tf.cast(layer(strings[column][start:stop]), tf.float32))
+            if not parts:
+                parts.append(tf.zeros((stop - start, 0), tf.float32))
+            dense = parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)
+            if plan.categorical:
+                indices = np.stack([codes[c][start:stop] for c in plan.categorical], axis=1)
+                x[split] = (dense, tf.convert_to_tensor(indices))
+            else:
+                x[split] = dense
+    head = len(plan.numeric) + len(plan.indicators)
+    expand = _one_hot_expander(head, depths) if plan.categorical else None
+    return x, notes, expand
+
+
+def _one_hot_expander(head: int, depths: list[int]):
+    """A function: (dense columns, category indices) batch -> the model inputs.
+
+    The one-hot blocks are made per batch, as StringLookup(output_mode="one_hot")
+    makes them, so a million rows never hold their one-hot columns in memory.
+    """
+
+    def expand(stored):
+        import tensorflow as tf
+
+        dense, indices = stored
+        parts = [dense[:, :head]]
+        parts += [tf.one_hot(indices[:, i], depth, dtype=tf.float32)
+                  for i, depth in enumerate(depths)]
+        parts.append(dense[:, head:])
+        return tf.concat(parts, axis=1)
+
+    return expand
+
+
+def _layout(plan: _Plan) -> None:
+    """Where each column's values sit in the model input (for explanations)."""
+    start = 0
+    for column in plan.numeric:
+        plan.layout.append({"column": column, "kind": "numeric", "start": start, "width": 1})
+        start += 1
+    for column in plan.indicators:
+        plan.layout.append({"column": column, "kind": "missing", "start": start, "width": 1})
+        start += 1
+    for column in plan.categorical:
+        width = len(plan.vocabularies[column]) + 1
+        plan.layout.append({"column": column, "kind": "categorical", "start": start,
+                            "width": width})
+        start += width
+    for column in plan.text:
+        width = len(plan.vocabularies[column]) + 1  # multi_hot: slot 0 is unknown words
+        plan.layout.append({"column": column, "kind": "text", "start": start, "width": width})
+        start += width
+
+
+def _category_codes(series: pd.Series, order: np.ndarray, n_train: int, max_categories: int,
+                    column: str) -> tuple[list[str], np.ndarray, str]:
+    """(vocabulary, one-hot positions of the rows in ``order``, note).
+
+    The vocabulary holds the labels seen in the training rows (the most frequent
+    ``max_categories``); position 0 is "unknown or missing", as in StringLookup.
+    """
+    codes, uniques = pd.factorize(series, sort=True)
+    codes = codes[order]
+    names = [_canonical(u) for u in uniques]
+    train_codes = codes[:n_train]
+    counts = np.bincount(train_codes[train_codes >= 0], minlength=len(names))
+    usable = [i for i, name in enumerate(names) if counts[i] > 0 and name not in ("", OOV_TOKEN)]
+    note = ""
+    if len(usable) > max_categories:
+        top = sorted(usable, key=lambda i: -counts[i])[:max_categories]
+        note = (f"'{column}' has {len(usable):,} labels; the {max_categories} most frequent "
+                "are kept and the rest share the 'unknown' slot.")
+        usable = sorted(top)
+    lookup = np.zeros(len(names) + 1, dtype=np.int32)  # the last slot serves code -1
+    lookup[usable] = np.arange(1, len(usable) + 1, dtype=np.int32)
+    return [names[i] for i in usable], lookup[codes], note
+
+
+def _frame_encoder(plan: _Plan):
+    """A function: DataFrame rows -> the raw input dict the preprocessing model takes."""
+
+    def encode(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        missing = [c for c in plan.columns if c not in frame.columns]
+        if missing:
+            raise DataError(f"The rows have no column {missing[0]!r}.",
+                            "Give every feature column the model was trained on: "
+                            + ", ".join(plan.columns) + ".", code="unknown_column")
+        raw: dict[str, np.ndarray] = {}
+        for column in plan.numeric:
+            values = pd.to_numeric(frame[column], errors="coerce")
+            raw[plan.names[column]] = values.to_numpy(dtype=np.float32,
+                                                      na_value=np.nan).reshape(-1, 1)
+        for column in plan.categorical:
+            raw[plan.names[column]] = _canonical_array(frame[column]).astype(str).reshape(-1, 1)
+        for column in plan.text:
+            raw[plan.names[column]] = _canonical_array(frame[column]).astype(str)
+        return raw
+
+    return encode
+
+
+def _build_preprocessing(plan: _Plan):
+    inputs: dict[str, Any] = {}
+    parts = []
+    if plan.numeric:
+        tensors = []
+        for column in plan.numeric:
+            name = plan.names[column]
+            inputs[name] = keras.Input(shape=(1,), dtype="float32", name=name)
+            tensors.append(inputs[name])
+        joined = tensors[0] if len(tensors) == 1 else keras.layers.Concatenate(
+            name="numeric_columns")(tensors)
+        filled = FillMissing(plan.means, name="fill_missing")(joined)
+        parts.append(keras.layers.Normalization(
+            mean=plan.means.tolist(), variance=plan.variances.tolist(), name="normalize")(filled))
+        if plan.indicators:
+            flags = [inputs[plan.names[c]] for c in plan.indicators]
+            flags = flags[0] if len(flags) == 1 else keras.layers.Concatenate(
+                name="missing_columns")(flags)
+            parts.append(MissingIndicator(name="missing_flags")(flags))
+    for column in plan.categorical:
+        name = plan.names[column]
+        inputs[name] = keras.Input(shape=(1,), dtype="string", name=name)
+        lookup = keras.layers.StringLookup(vocabulary=plan.vocabularies[column],
+                                           output_mode="one_hot", name=f"lookup_{name}")
+        parts.append(lookup(inputs[name]))
+    for column in plan.text:
+        name = plan.names[column]
+        inputs[name] = keras.Input(shape=(), dtype="string", name=name)
+        parts.append(plan.text_layers[column](inputs[name]))
+    output = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="features")(parts)
+    return keras.Model(inputs, output, name="preprocessing")
+
+
+def target_postprocessing(mean: np.ndarray, std: np.ndarray):
+    """A Keras model mapping standardised predictions back to target units."""
+    size = len(mean)
+    inputs = keras.Input(shape=(size,), name="standardised")
+    layer = keras.layers.Normalization(mean=np.asarray(mean, np.float32).tolist(),
+                                       variance=(np.asarray(std, np.float32) ** 2).tolist(),
+                                       invert=True, name="to_target_units")
+    return keras.Model(inputs, layer(inputs), name="postprocessing")
+
+
+def standardise_targets(y: np.ndarray, n_train: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(standardised y, mean, std) with statistics from the first ``n_train`` rows."""
+    head = y[:n_train].astype(np.float64)
+    mean = head.mean(axis=0)
+    var = head.var(axis=0)
+    var = np.where(var > 0, var, 1.0)
+    mean32 = mean.astype(np.float32)
+    std32 = np.maximum(np.sqrt(var.astype(np.float32)), np.float32(EPSILON))
+    return ((y.astype(np.float32) - mean32) / std32).astype(np.float32), mean32, std32
+
+
+def finish_targets(encoded: _Target, order: np.ndarray, n_train: int):
+    """Targets in ``order`` for training, and the postprocessing for regression.
+
+    Returns:
+        ``(y, postprocessing, info)``.
+    """
+    info: dict = {}
+    if encoded.task == "regression":
+        y, mean, std = standardise_targets(encoded.y[order], n_train)
+        info = {"target_mean": mean.tolist(), "target_std": std.tolist()}
+        return y, target_postprocessing(mean, std), info
+    if encoded.task == "binary":
+        return encoded.y[order].astype(np.float32).reshape(-1, 1), None, info
+    return encoded.y[order].astype(np.int32), None, info
+
+
+def _tabular_prepared(source: TabularSource, rows: pd.DataFrame, plan: _Plan, encoded: _Target,
+                      x: dict, expand, order: np.ndarray, bounds: tuple[int, int],
+                      notes: list[str], settings: dict) -> PreparedData:
+    n_train, n_fit = bounds
+    if encoded.task == "reconstruction":
+        y, postprocessing, info = None, None, {}
+    else:
+        y, postprocessing, info = finish_targets(encoded, order, n_train)
+    encoder = _frame_encoder(plan)
+    cuts = {"train": slice(0, n_train), "validation": slice(n_train, n_fit),
+            "test": slice(n_fit, len(order))}
+
+    def raw_for(part: slice):
+        positions = order[part]
+
+        def raw(limit: int | None = None):
+            return encoder(rows.iloc[positions[:limit]])
+
+        return raw
+
+    splits = {name: SplitArrays(x=x[name], y=x[name] if y is None else y[part],
+                                raw=raw_for(part))
+              for name, part in cuts.items()}
+    raw_spec = {}
+    for column in plan.columns:
+        dtype = "float32" if column in plan.numeric else "string"
+        raw_spec[plan.names[column]] = (() if column in plan.text else (1,), dtype)
+    info.update(layout=plan.layout, input_names=dict(plan.names),
+                numeric_means=plan.means.tolist(), numeric_variances=plan.variances.tolist(),
+                vocabulary_sizes={c: len(v) for c, v in plan.vocabularies.items()})
+    return PreparedData(
+        kind="tabular", task=encoded.task, splits=splits,
+        preprocessing_factory=partial(_build_preprocessing, plan),
+        input_shape=(sum(block["width"] for block in plan.layout),), input_dtype="float32",
+        raw_spec=raw_spec, raw_is_dict=True,
+        num_classes=_num_classes(encoded), class_names=list(encoded.class_names),
+        target_names=list(encoded.target_names), feature_names=plan.columns,
+        postprocessing=postprocessing, source=source.name, settings=settings, notes=notes,
+        info=info, frame_encoder=encoder, x_map=expand,
+    )
+
+
+def _num_classes(encoded: _Target) -> int | None:
+    if encoded.task in ("binary", "multiclass"):
+        return len(encoded.class_names)
+    return None

@@ -1,0 +1,247 @@
+"""The embedded SQLite store in the workspace folder.
+
+Version 1 holds ``designs`` (one design JSON per row) and ``settings`` (small
+key/value pairs, such as the design that was open last). The schema version lives
+in SQLite's ``user_version``; each later version is one more entry in
+``_MIGRATIONS`` (the training issue adds ``runs`` and per-epoch metrics that way),
+applied in order when an older file is opened.
+
+Every method opens its own short connection, so one Store can be shared by the
+threads that run Streamlit sessions.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+MAX_NAME_LENGTH = 120
+
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    # version reached -> statements that take the previous version there
+    1: (
+        """CREATE TABLE designs (
+               id INTEGER PRIMARY KEY AUTOINCREMENT,
+               name TEXT NOT NULL,
+               json TEXT NOT NULL,
+               created_at REAL NOT NULL,
+               updated_at REAL NOT NULL
+           )""",
+        "CREATE INDEX designs_updated ON designs (updated_at DESC)",
+        """CREATE TABLE settings (
+               key TEXT PRIMARY KEY,
+               value TEXT NOT NULL
+           )""",
+    ),
+}
+
+
+class StoreError(RuntimeError):
+    """The store file cannot be used (corrupt, newer, or not a database)."""
+
+
+class DesignNameError(ValueError):
+    """A design name that cannot be used."""
+
+
+@dataclass(frozen=True)
+class DesignRecord:
+    """One saved design."""
+
+    id: int
+    name: str
+    json: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class DesignSummary:
+    """A saved design without its JSON, for lists."""
+
+    id: int
+    name: str
+    created_at: float
+    updated_at: float
+
+
+def clean_name(name: object) -> str:
+    """A design name trimmed and checked.
+
+    Raises:
+        DesignNameError: the name is not text, empty, or too long.
+    """
+    if not isinstance(name, str):
+        raise DesignNameError(f"A design name must be text; got {type(name).__name__}.")
+    text = " ".join(name.split())
+    if not text:
+        raise DesignNameError("A design name cannot be empty. Type a name.")
+    if len(text) > MAX_NAME_LENGTH:
+        raise DesignNameError(
+            f"A design name may be at most {MAX_NAME_LENGTH} characters; this one has "
+            f"{len(text)}. Shorten it."
+        )
+    return text
+
+
+class Store:
+    """Designs and settings in one SQLite file.
+
+    Args:
+        path: the SQLite file; its folder must exist.
+
+    Raises:
+        StoreError: the file is not a Neural Canvas store this version can read.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._migrate()
+
+    # -- plumbing ---------------------------------------------------------------
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            conn = sqlite3.connect(self.path, timeout=10)
+        except sqlite3.Error as exc:
+            raise StoreError(f"The store {str(self.path)!r} cannot be opened: {exc}.") from exc
+        with closing(conn):
+            try:
+                with conn:  # one transaction: commit on success, roll back on error
+                    yield conn
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(
+                    f"The store {str(self.path)!r} could not be read or written ({exc}). "
+                    "If the file is damaged, move it away and restart: a new one is created."
+                ) from exc
+
+    def _migrate(self) -> None:
+        with self._connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"The store {str(self.path)!r} was written by a newer Neural Canvas "
+                    f"(schema {version}; this one knows up to {SCHEMA_VERSION}). Update "
+                    "Neural Canvas, or point NEURAL_CANVAS_HOME at another folder."
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target]:
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {int(target)}")
+
+    @property
+    def schema_version(self) -> int:
+        with self._connect() as conn:
+            return conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- designs ------------------------------------------------------------------
+
+    def create_design(self, name: str, design_json: str) -> DesignRecord:
+        """Save a new design; a taken name gets a number, e.g. ``"MLP (2)"``."""
+        now = time.time()
+        with self._connect() as conn:
+            unique = self._unique_name(conn, clean_name(name))
+            cursor = conn.execute(
+                "INSERT INTO designs (name, json, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (unique, design_json, now, now),
+            )
+            return DesignRecord(cursor.lastrowid, unique, design_json, now, now)
+
+    def save_design(self, design_id: int, design_json: str) -> bool:
+        """Replace a design's JSON; False when there is no such design."""
+        with self._connect() as conn:
+            cursor = conn.execute(
+                "UPDATE designs SET json = ?, updated_at = ? WHERE id = ?",
+                (design_json, time.time(), design_id),
+            )
+            return cursor.rowcount == 1
+
+    def get_design(self, design_id: int) -> DesignRecord | None:
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT id, name, json, created_at, updated_at FROM designs WHERE id = ?",
+                (design_id,),
+            ).fetchone()
+        return DesignRecord(*row) if row else None
+
+    def list_designs(self) -> list[DesignSummary]:
+        """Every saved design, most recently changed first."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT id, name, created_at, updated_at FROM designs "
+                "ORDER BY updated_at DESC, id DESC"
+            ).fetchall()
+        return [DesignSummary(*row) for row in rows]
+
+    def rename_design(self, design_id: int, name: str) -> str:
+        """Rename a design and return the name it got (numbered if taken).
+
+        Raises:
+            DesignNameError: the name is empty or too long.
+            KeyError: there is no such design.
+        """
+        with self._connect() as conn:
+            unique = self._unique_name(conn, clean_name(name), exclude=design_id)
+            cursor = conn.execute(
+                "UPDATE designs SET name = ?, updated_at = ? WHERE id = ?",
+                (unique, time.time(), design_id),
+            )
+            if cursor.rowcount != 1:
+                raise KeyError(design_id)
+        return unique
+
+    def duplicate_design(self, design_id: int) -> DesignRecord:
+        """Copy a design under the name ``"<name> copy"``.
+
+        Raises:
+            KeyError: there is no such design.
+        """
+        record = self.get_design(design_id)
+        if record is None:
+            raise KeyError(design_id)
+        base = record.name[: MAX_NAME_LENGTH - 10]
+        return self.create_design(f"{base} copy", record.json)
+
+    def delete_design(self, design_id: int) -> bool:
+        """Delete a design; False when there was none."""
+        with self._connect() as conn:
+            cursor = conn.execute("DELETE FROM designs WHERE id = ?", (design_id,))
+            return cursor.rowcount == 1
+
+    @staticmethod
+    def _unique_name(conn: sqlite3.Connection, name: str, exclude: int | None = None) -> str:
+        taken = {
+            row[0]
+            for row in conn.execute(
+                "SELECT name FROM designs WHERE id IS NOT ?", (exclude,)
+            ).fetchall()
+        }
+        if name not in taken:
+            return name
+        number = 2
+        while f"{name} ({number})" in taken:
+            number += 1
+        return f"{name} ({number})"
+
+    # -- settings -------------------------------------------------------------------
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        with self._connect() as conn:
+            row = conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )

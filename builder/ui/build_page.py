@@ -1,0 +1,678 @@
+"""The Build page: palette, canvas, inspector, and the design's toolbar.
+
+Every change goes through :func:`_commit`, which records it for undo, saves it to
+the store at once and asks for the canvas to be redrawn, so nothing a person
+builds is lost on a refresh or a restart. The editing itself lives in
+:mod:`builder.ui.edits`; this module only turns widgets into those calls.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from builder import catalog, quick_add
+from builder.design import Design, DesignFormatError, list_templates
+from builder.history import History
+from builder.store import DesignNameError, Store, StoreError
+from builder.ui import canvas, edits, state
+from builder.validate import Report, analyze, format_shape
+from builder.workspace import WorkspaceError
+
+LAST_DESIGN_SETTING = "last_design_id"
+UNTITLED = "Untitled design"
+OPEN_CATEGORIES = ("Input", "Core")
+KEEP_DRAWINGS = 30
+
+
+# -- opening and saving ------------------------------------------------------------
+
+
+def _store() -> Store:
+    return state.store()
+
+
+def _design() -> Design:
+    return state.get(state.DESIGN)
+
+
+def _open(store: Store, design_id: int) -> bool:
+    """Make a saved design the open one; False (with a message) when it cannot be read."""
+    record = store.get_design(design_id)
+    if record is None:
+        state.flash("warning", "That design no longer exists; it may have been deleted.")
+        return False
+    try:
+        design = Design.from_json(record.json)
+    except DesignFormatError as exc:
+        state.flash("error", f"The saved design {record.name!r} cannot be opened: {exc}")
+        return False
+    design.name = record.name
+    state.put(state.DESIGN_ID, record.id)
+    state.put(state.DESIGN, design)
+    state.put(state.HISTORY, History(design.to_json(indent=None)))
+    state.put(state.SELECTED, None)
+    state.put(state.DRAFTS, {})
+    state.put(state.REDRAW, True)
+    state.put(state.REVISION, state.get(state.REVISION) + 1)
+    store.set_setting(LAST_DESIGN_SETTING, str(record.id))
+    return True
+
+
+def _create(store: Store, design: Design, name: str) -> None:
+    """Save ``design`` as a new design and open it."""
+    design.name = name
+    record = store.create_design(name, design.to_json(indent=None))
+    design.name = record.name
+    store.save_design(record.id, design.to_json(indent=None))
+    _open(store, record.id)
+
+
+def open_design(show_error: bool = True) -> Design | None:
+    """Make sure the session has an open design; None if the store cannot be used.
+
+    The open design is this session's, else the one edited last (so a refresh or
+    a server restart comes back to it), else a new empty one.
+    """
+    state.init()
+    try:
+        return _ensure_open(_store())
+    except (WorkspaceError, StoreError) as exc:
+        if show_error:
+            st.error(str(exc))
+        return None
+
+
+def _ensure_open(store: Store) -> Design:
+    """The open design: this session's, else the one edited last, else a new one."""
+    if state.get(state.DESIGN) is not None:
+        return _design()
+    last = store.get_setting(LAST_DESIGN_SETTING)
+    if last and last.isdigit() and _open(store, int(last)):
+        return _design()
+    for summary in store.list_designs():
+        if _open(store, summary.id):
+            return _design()
+    _create(store, Design(), UNTITLED)
+    return _design()
+
+
+def _commit(design: Design, *, redraw: bool = True, fresh_widgets: bool = True) -> None:
+    """Record a change for undo, save it, and redraw the canvas.
+
+    Args:
+        redraw: the node faces changed (not only positions).
+        fresh_widgets: the change did not come from the inspector, whose widgets
+            must then show the new values.
+    """
+    snapshot = design.to_json(indent=None)
+    state.put(state.DESIGN, design)
+    if state.get(state.HISTORY).push(snapshot):
+        _store().save_design(state.get(state.DESIGN_ID), snapshot)
+    if redraw:
+        state.put(state.REDRAW, True)
+    if fresh_widgets:
+        state.put(state.REVISION, state.get(state.REVISION) + 1)
+
+
+def _restore(snapshot: str | None) -> None:
+    if snapshot is None:
+        return
+    design = Design.from_json(snapshot)
+    design.name = _design().name
+    state.put(state.DESIGN, design)
+    _store().save_design(state.get(state.DESIGN_ID), snapshot)
+    if state.get(state.SELECTED) and design.node(state.get(state.SELECTED)) is None:
+        state.put(state.SELECTED, None)
+    state.put(state.REDRAW, True)
+    state.put(state.REVISION, state.get(state.REVISION) + 1)
+
+
+# -- callbacks (run before the page script, so the canvas is drawn after them) --------
+
+
+def _on_add(type_id: str) -> None:
+    design = _design()
+    node_id = edits.add_layer(design, type_id, near=state.get(state.SELECTED))
+    state.put(state.SELECTED, node_id)
+    _commit(design)
+
+
+def _on_quick_add(key: str) -> None:
+    text = st.session_state.get(key, "")
+    try:
+        parsed = quick_add.parse(text)
+    except quick_add.QuickAddError as exc:
+        state.flash("error", str(exc))
+        return
+    design = _design()
+    node_id = edits.add_layer(design, parsed.layer_type.type_id, parsed.params,
+                              near=state.get(state.SELECTED))
+    state.put(state.SELECTED, node_id)
+    st.session_state[key] = ""
+    _commit(design)
+
+
+def _on_undo() -> None:
+    _restore(state.get(state.HISTORY).undo())
+
+
+def _on_redo() -> None:
+    _restore(state.get(state.HISTORY).redo())
+
+
+def _on_layout() -> None:
+    design = _design()
+    edits.auto_layout(design)
+    _commit(design)
+
+
+def _on_param(node_id: str, param_name: str, key: str, design_id: int) -> None:
+    if design_id != state.get(state.DESIGN_ID):
+        return  # a field of a design that is no longer open, resent by the browser
+    design = _design()
+    node = design.node(node_id)
+    layer_type = catalog.get(node.type) if node else None
+    param = layer_type.param(param_name) if layer_type else None
+    if param is None:
+        return
+    value = st.session_state.get(key)
+    if param.kind in ("shape", "ints"):
+        value = _int_list_or_text(value)
+    elif param.kind == "int" and isinstance(value, float) and value.is_integer():
+        value = int(value)
+    current = node.params.get(param_name, param.default) if isinstance(node.params, dict) else None
+    if value == current and type(value) is type(current):
+        return  # a value resent by the browser, not a change
+    edits.set_param(design, node_id, param_name, value)
+    _commit(design, fresh_widgets=False)
+
+
+def _int_list_or_text(text: object) -> object:
+    """``"28, 28, 1"`` -> ``[28, 28, 1]``; text that is not such a list is kept as typed,
+    so the validator can say what is wrong with it on the node."""
+    if not isinstance(text, str):
+        return text
+    parts = [p for p in re.split(r"[\s,x×*()\[\]]+", text.strip()) if p]
+    if parts and all(re.fullmatch(r"-?\d+", p) for p in parts):
+        return [int(p) for p in parts]
+    return text
+
+
+def _on_rename_node(node_id: str, key: str, design_id: int) -> None:
+    if design_id != state.get(state.DESIGN_ID):
+        return
+    design = _design()
+    text = st.session_state.get(key)
+    # The browser may resend a field's value after its node was closed or renamed:
+    # act only on a real change of a node that is still there.
+    if not isinstance(text, str) or design.node(node_id) is None or text.strip() == node_id:
+        return
+    try:
+        new_id = edits.rename_node(design, node_id, text)
+    except ValueError as exc:
+        state.flash("error", str(exc))
+        state.put(state.REVISION, state.get(state.REVISION) + 1)
+        return
+    state.put(state.SELECTED, new_id)
+    _commit(design)
+
+
+def _on_move_input(node_id: str, index: int, step: int) -> None:
+    design = _design()
+    edits.move_input(design, node_id, index, step)
+    _commit(design)
+
+
+def _on_close_inspector() -> None:
+    state.put(state.SELECTED, None)
+    state.put(state.REDRAW, True)
+
+
+def _on_delete_node(node_id: str) -> None:
+    design = _design()
+    design.remove_node(node_id)
+    state.put(state.SELECTED, None)
+    _commit(design)
+
+
+def _on_rename_design(key: str, design_id: int, shown: str) -> None:
+    store = _store()
+    text = st.session_state.get(key)
+    # The browser may resend the field of a design that is no longer open, or an
+    # unchanged value: only a real edit of the open design's name renames it.
+    if (not isinstance(text, str) or design_id != state.get(state.DESIGN_ID)
+            or " ".join(text.split()) in (shown, _design().name)):
+        return
+    try:
+        name = store.rename_design(state.get(state.DESIGN_ID), st.session_state.get(key, ""))
+    except DesignNameError as exc:
+        state.flash("error", str(exc))
+        state.put(state.REVISION, state.get(state.REVISION) + 1)
+        return
+    design = _design()
+    design.name = name
+    store.save_design(state.get(state.DESIGN_ID), design.to_json(indent=None))
+    state.put(state.REVISION, state.get(state.REVISION) + 1)
+
+
+def _on_new_design() -> None:
+    _create(_store(), Design(), UNTITLED)
+
+
+def _on_open_design(design_id: int) -> None:
+    _open(_store(), design_id)
+
+
+def _on_duplicate_design(design_id: int) -> None:
+    store = _store()
+    record = store.duplicate_design(design_id)
+    _open(store, record.id)
+    state.flash("success", f"Made a copy: {record.name!r}.")
+
+
+def _on_delete_design(design_id: int) -> None:
+    if state.get(state.CONFIRM_DELETE) != design_id:
+        state.put(state.CONFIRM_DELETE, design_id)
+        return
+    store = _store()
+    record = store.get_design(design_id)
+    store.delete_design(design_id)
+    state.put(state.CONFIRM_DELETE, None)
+    if record is not None:
+        state.flash("info", f"Deleted {record.name!r}.")
+    if design_id == state.get(state.DESIGN_ID):
+        remaining = store.list_designs()
+        if not any(_open(store, s.id) for s in remaining):
+            _create(store, Design(), UNTITLED)
+
+
+def _on_template(slug: str) -> None:
+    template = next((t for t in _templates() if t.slug == slug), None)
+    if template is None:
+        state.flash("error", "That template is no longer in the templates folder.")
+        return
+    store = _store()
+    records = []
+    for design in template.designs:
+        copy = design.copy()
+        name = template.title if len(template.designs) == 1 else (
+            f"{template.title} ({copy.role})")
+        copy.name = name
+        if edits.needs_layout(copy):
+            edits.auto_layout(copy)
+        records.append(store.create_design(name, copy.to_json(indent=None)))
+    _open(store, records[0].id)
+    if len(records) > 1:
+        others = ", ".join(repr(r.name) for r in records[1:])
+        state.flash("info", f"Opened {records[0].name!r}; the template also saved {others} "
+                            "(see Designs).")
+
+
+def _on_upload(key: str) -> None:
+    uploaded = st.session_state.get(key)
+    if uploaded is None:
+        return
+    import_file(uploaded.name, uploaded.getvalue())
+    state.put(state.UPLOAD_NONCE, state.get(state.UPLOAD_NONCE) + 1)
+
+
+def import_file(filename: str, data: bytes) -> bool:
+    """Open an uploaded design file as a new saved design.
+
+    The file is untrusted: it is only parsed as JSON and checked as a design; a
+    bad file leaves the current design open and says what is wrong.
+
+    Returns:
+        True when the file was opened.
+    """
+    try:
+        design = Design.from_json(data)
+    except DesignFormatError as exc:
+        state.flash("error", f"{filename!r} was not opened: {exc} Your current design is "
+                             "unchanged.")
+        return False
+    name = design.name.strip() or Path(filename).stem or UNTITLED
+    if edits.needs_layout(design):
+        edits.auto_layout(design)
+    _create(_store(), design, name[:100])
+    state.flash("success", f"Opened {filename!r} as a new design.")
+    return True
+
+
+@st.cache_resource(ttl=30, show_spinner=False)
+def _templates():
+    try:
+        return list_templates()
+    except (DesignFormatError, OSError, ValueError) as exc:
+        state.flash("warning", f"The templates could not be read: {exc}")
+        return []
+
+
+# -- sections of the page ----------------------------------------------------------
+
+
+def _show_flash() -> None:
+    for level, message in state.take_flash():
+        getattr(st, level, st.info)(message)
+
+
+def _toolbar(store: Store, design: Design, report: Report) -> None:
+    revision = state.get(state.REVISION)
+    name_col, designs_col, tpl_col, file_col, tools_col = st.columns(
+        [2.0, 1, 1, 0.8, 3.0], vertical_alignment="bottom")
+    with name_col:
+        key = state.widget_key(state.DESIGNS, "name", revision)
+        st.text_input("Design name", value=design.name, key=key, max_chars=120,
+                      on_change=_on_rename_design,
+                      args=(key, state.get(state.DESIGN_ID), design.name))
+    with designs_col, st.popover("Designs", width="stretch"):
+        _designs_list(store)
+    with tpl_col, st.popover("Templates", width="stretch"):
+        _templates_gallery()
+    with file_col, st.popover("File", width="stretch"):
+        _file_menu(design)
+    with tools_col:
+        history = state.get(state.HISTORY)
+        a, b, c = st.columns([1.4, 1, 1])
+        a.button("Auto-layout", key=state.widget_key(state.TOOLBAR, "layout"),
+                 on_click=_on_layout, width="stretch",
+                 help="Arrange the layers in rows, top to bottom in data-flow order.")
+        b.button("Undo", key=state.widget_key(state.TOOLBAR, "undo"), on_click=_on_undo,
+                 disabled=not history.can_undo, width="stretch")
+        c.button("Redo", key=state.widget_key(state.TOOLBAR, "redo"), on_click=_on_redo,
+                 disabled=not history.can_redo, width="stretch")
+    count = len(report.problems)
+    mark = ":green[ok]" if count == 0 else f":orange[{count} problem{'s' if count > 1 else ''}]"
+    layers = len(design.nodes)
+    st.markdown(f"**{report.total_params:,} parameters** · {mark} · {layers} "
+                f"layer{'' if layers == 1 else 's'} · saved automatically",
+                help="Parameters are the weights training will learn. Problems are drawn on "
+                     "their nodes in orange.")
+    with st.container():
+        for problem in report.design_problems():
+            st.warning(problem.message)
+
+
+def _designs_list(store: Store) -> None:
+    st.button("New design", key=state.widget_key(state.DESIGNS, "new"),
+              on_click=_on_new_design, width="stretch")
+    current = state.get(state.DESIGN_ID)
+    confirm = state.get(state.CONFIRM_DELETE)
+    for summary in store.list_designs():
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(summary.updated_at))
+        marker = " (open)" if summary.id == current else ""
+        st.markdown(f"**{_escape_md(summary.name)}**{marker}  \n:gray[changed {when}]")
+        a, b, c = st.columns([1.4, 1, 1])
+        a.button("Open", key=state.widget_key(state.DESIGNS, "open", summary.id),
+                 on_click=_on_open_design, args=(summary.id,),
+                 disabled=summary.id == current)
+        b.button("Duplicate", key=state.widget_key(state.DESIGNS, "dup", summary.id),
+                 on_click=_on_duplicate_design, args=(summary.id,))
+        c.button("Confirm delete" if confirm == summary.id else "Delete",
+                 key=state.widget_key(state.DESIGNS, "del", summary.id),
+                 on_click=_on_delete_design, args=(summary.id,),
+                 type="primary" if confirm == summary.id else "secondary")
+
+
+def _escape_md(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>#|~$])", r"\\\1", text)
+
+
+def _templates_gallery() -> None:
+    templates = _templates()
+    if not templates:
+        st.caption("No templates were found in the templates folder.")
+        return
+    for template in templates:
+        family = f" · {template.family}" if template.family else ""
+        st.markdown(f"**{_escape_md(template.title)}**{_escape_md(family)}")
+        st.caption(template.description)
+        st.button("Open a copy", key=state.widget_key(state.TEMPLATES, template.slug),
+                  on_click=_on_template, args=(template.slug,))
+
+
+def _file_menu(design: Design) -> None:
+    filename = re.sub(r"[^A-Za-z0-9_-]+", "_", design.name).strip("_") or "design"
+    st.download_button("Download design JSON", data=design.to_json(),
+                       file_name=f"{filename}.json", mime="application/json",
+                       key=state.widget_key(state.TOOLBAR, "download"),
+                       width="stretch")
+    key = state.widget_key(state.UPLOAD, state.get(state.UPLOAD_NONCE))
+    st.file_uploader("Open a design JSON file", type=["json"], key=key,
+                     on_change=_on_upload, args=(key,),
+                     help="The file opens as a new design; the current one stays saved.")
+
+
+def _palette() -> None:
+    st.markdown("**Add a layer**")
+    key = state.widget_key(state.QUICK_ADD, "text")
+    st.text_input("Type a layer", key=key, on_change=_on_quick_add, args=(key,),
+                  placeholder="Conv2D 32 3 relu",
+                  help="A layer type, then its values in order, e.g. 'Dense 10 softmax', "
+                       "'Input 28 28 1', 'Conv2D 32 3 relu', 'Dropout 0.3'. Press Enter.")
+    # One fixed sentence: a caption that changed length would move the buttons
+    # below it between a person's aiming and clicking.
+    st.caption("New layers go below the selected node and connect from it; with no node "
+               "selected they go in free space.")
+    for category, types in catalog.by_category().items():
+        with st.expander(category, expanded=category in OPEN_CATEGORIES):
+            for layer_type in types:
+                st.button(layer_type.title, key=state.widget_key(state.PALETTE,
+                                                                 layer_type.type_id),
+                          on_click=_on_add, args=(layer_type.type_id,),
+                          help=f"{layer_type.type_id}: {layer_type.help}",
+                          width="stretch")
+
+
+def _fold_canvas_event(design: Design) -> None:
+    """Fold the canvas's latest report into the design, before anything is drawn.
+
+    The component's value (what the person did) is in session state before the
+    page draws anything, so the whole page, canvas included, is drawn once from
+    the updated design. The canvas may speak before it shows the latest drawing
+    (its redraw echo, or a connection made while a palette click was on its way):
+    its report is then read against the drawing it did show, only what the person
+    changed there is applied, and the canvas is drawn again. Drawings are stamped
+    ahead of the clock (canvas.build_state), so the canvas always takes the latest.
+    """
+    seen = canvas.pending_report()
+    if seen is None or seen.timestamp == state.get(state.FLOW_SEEN):
+        return
+    state.put(state.FLOW_SEEN, seen.timestamp)
+    latest = state.get(state.DRAWING)
+    converted = state.get(state.CONVERTED)
+    again = [converted[n.id][1] for n in seen.nodes if n.id in converted]
+    # A pane-made node already turned into a layer is still on the canvas: it has
+    # not shown the drawing with that layer, but the one the node was made on.
+    drawings = state.get(state.DRAWINGS)
+    made_at = {number: entry[2] for number, entry in drawings.items()}
+    shown = again[0] if again else edits.drawing_shown(seen, made_at)
+    known = drawings.get(shown)
+    if shown is None or known is None:
+        return  # made on a drawing too old to read; the canvas takes the latest anyway
+    # Read the report against the design as that drawing showed it, not the design
+    # now: a palette click may have added a node the canvas has not shown yet.
+    base, drafts = Design.from_json(known[0]), known[1]
+    diff = edits.diff_canvas(base, seen, drafts)
+    if shown != latest and diff.empty:
+        return  # an echo of an older drawing; the latest one is on its way
+    outcome = edits.apply_diff(design, diff, state.get(state.SELECTED),
+                               {k: v[0] for k, v in converted.items()})
+    for canvas_id, node_id in outcome.converted.items():
+        converted.setdefault(canvas_id, (node_id, shown))
+    drafts_changed = set(outcome.drafts) != set(state.get(state.DRAFTS))
+    state.put(state.DRAFTS, outcome.drafts)
+    state.put(state.SELECTED, outcome.selected)
+    for message in outcome.messages:
+        state.flash("warning", message)
+    if outcome.changed or outcome.moved:
+        _commit(design, redraw=outcome.changed, fresh_widgets=outcome.changed)
+    if outcome.changed or shown != latest or (drafts_changed and outcome.drafts):
+        state.put(state.REDRAW, True)
+
+
+def _canvas(design: Design, report: Report) -> None:
+    """Draw the canvas; a new drawing is made only when the design's faces changed."""
+    flow = state.get(state.FLOW)
+    if flow is None or state.get(state.REDRAW):
+        drawing = state.get(state.DRAWING) + 1
+        drafts = state.get(state.DRAFTS)
+        previous = state.get(state.FLOW)
+        flow = canvas.build_state(design, report, state.get(state.SELECTED), drafts,
+                                  drawing=drawing,
+                                  after=previous.timestamp if previous is not None else None)
+        drawings = state.get(state.DRAWINGS)
+        made_at = int(time.time() * 1000)
+        drawings[drawing] = (design.to_json(indent=None), dict(drafts), made_at)
+        for old in [n for n in drawings if n <= drawing - KEEP_DRAWINGS]:
+            del drawings[old]
+        state.put(state.DRAWING, drawing)
+        state.put(state.FLOW, flow)
+        state.put(state.REDRAW, False)
+    # What the component returns is its last report, already folded in by
+    # _fold_canvas_event at the top of this run.
+    canvas.draw(flow)
+
+
+def _inspector(design: Design, report: Report) -> None:
+    node_id = state.get(state.SELECTED)
+    node = design.node(node_id) if node_id else None
+    if node is None:
+        st.markdown("**Inspector**")
+        st.caption("Click a node to edit its parameters. Drag from a node's bottom handle to "
+                   "another's top handle to connect them. Right-click the canvas to type a "
+                   "new layer; select a node or connection and press Delete to remove it.")
+        return
+    revision = state.get(state.REVISION)
+    layer_type = catalog.get(node.type)
+    analysis = report.nodes.get(node.id)
+    title = layer_type.title if layer_type else str(node.type)[:60]
+    title_col, close_col = st.columns([3, 1.2], vertical_alignment="center")
+    title_col.markdown(f"**{_escape_md(title)}**")
+    close_col.button("Close", key=state.widget_key(state.INSPECTOR, "close"),
+                     on_click=_on_close_inspector,
+                     help="Close the inspector; new layers then go in free space.")
+    if layer_type:
+        st.caption(layer_type.help)
+    key = state.widget_key(state.INSPECTOR, revision, node.id, "__id")
+    st.text_input("Node id (the Keras layer name)", value=node.id, key=key, max_chars=64,
+                  on_change=_on_rename_node, args=(node.id, key, state.get(state.DESIGN_ID)))
+    shape = format_shape(analysis.output_shape) if analysis else "?"
+    count = analysis.param_count if analysis and analysis.param_count is not None else None
+    st.markdown(f"Output `{shape}` · {'?' if count is None else f'{count:,}'} parameters")
+    for problem in report.problems_for(node.id):
+        st.warning(problem.message)
+    if layer_type is not None:
+        params = node.params if isinstance(node.params, dict) else {}
+        for param in layer_type.params:
+            _param_widget(node.id, param, params.get(param.name, param.default), revision)
+        if edits.is_multi_input(node.type):
+            _input_order(design, node.id, layer_type, revision)
+    st.button("Delete this node", key=state.widget_key(state.INSPECTOR, revision, node.id,
+                                                       "__delete"),
+              on_click=_on_delete_node, args=(node.id,), width="stretch")
+
+
+def _param_widget(node_id: str, param: catalog.Param, value, revision: int) -> None:
+    key = state.widget_key(state.INSPECTOR, revision, node_id, param.name)
+    common = dict(key=key, help=param.help, on_change=_on_param,
+                  args=(node_id, param.name, key, state.get(state.DESIGN_ID)))
+    label = param.display_name.capitalize()
+    if param.kind == "bool":
+        st.checkbox(label, value=value is True, **common)
+    elif param.kind == "choice":
+        options = list(param.choices)
+        index = options.index(value) if value in options else None
+        st.selectbox(label, options, index=index, placeholder="choose a value", **common)
+    elif param.kind == "int":
+        fits = (isinstance(value, int) and not isinstance(value, bool)
+                and _in_bounds(param, value))
+        st.number_input(label, min_value=_bound(param.minimum, int),
+                        max_value=_bound(param.maximum, int), step=1,
+                        value=value if fits else None,
+                        placeholder="auto" if param.optional else "enter a whole number",
+                        **common)
+    elif param.kind == "float":
+        fits = (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value) and _in_bounds(param, value))
+        st.number_input(label, min_value=_bound(param.minimum, float),
+                        max_value=_bound(param.maximum, float), step=_float_step(param),
+                        value=float(value) if fits else None, format="%g",
+                        placeholder="enter a number", **common)
+    else:  # shape / ints: typed as a list
+        if isinstance(value, (list, tuple)):
+            text = ", ".join(str(v) for v in value)
+        else:
+            text = "" if value is None else str(value)
+        st.text_input(label, value=text, placeholder="e.g. 28, 28, 1", **common)
+
+
+def _in_bounds(param: catalog.Param, value) -> bool:
+    low = param.minimum if param.minimum is not None else -math.inf
+    high = param.maximum if param.maximum is not None else math.inf
+    return low <= value <= high
+
+
+def _bound(value, kind):
+    return None if value is None else kind(value)
+
+
+def _float_step(param: catalog.Param) -> float:
+    default = param.default if isinstance(param.default, (int, float)) else 0
+    if not default:
+        return 0.01
+    return float(10 ** math.floor(math.log10(abs(default))))
+
+
+def _input_order(design: Design, node_id: str, layer_type: catalog.LayerType,
+                 revision: int) -> None:
+    inputs = design.inputs_of(node_id)
+    st.markdown("**Input order**")
+    if not inputs:
+        st.caption("No inputs yet: connect layers into this one.")
+        return
+    for index, source in enumerate(inputs):
+        name = (layer_type.input_names[index] if index < len(layer_type.input_names)
+                else f"input {index + 1}")
+        text_col, up_col, down_col = st.columns([3, 1, 1], vertical_alignment="center")
+        text_col.markdown(f"{index + 1}. `{source}` ({name})")
+        up_col.button("↑", key=state.widget_key(state.INSPECTOR, revision, node_id, "up",
+                                                index),
+                      on_click=_on_move_input, args=(node_id, index, -1),
+                      disabled=index == 0, help="Move this input earlier.")
+        down_col.button("↓", key=state.widget_key(state.INSPECTOR, revision, node_id, "down",
+                                                  index),
+                        on_click=_on_move_input, args=(node_id, index, 1),
+                        disabled=index == len(inputs) - 1, help="Move this input later.")
+
+
+# -- the page -------------------------------------------------------------------------
+
+
+def render() -> None:
+    """Draw the Build page."""
+    design = open_design()
+    if design is None:
+        return
+    store = _store()
+    _fold_canvas_event(design)
+    design = _design()
+    # Fixed containers keep the canvas at the same place in the page's element tree
+    # whatever number of messages shows above it; a moved canvas would be remounted.
+    with st.container():
+        _show_flash()
+    report = analyze(design)
+    with st.container():
+        _toolbar(store, design, report)
+    palette_col, canvas_col, inspector_col = st.columns([1.1, 3.6, 1.5])
+    with palette_col:
+        _palette()
+    with canvas_col:
+        _canvas(design, report)
+    with inspector_col:
+        _inspector(design, report)

@@ -1,0 +1,118 @@
+"""Every session_state key the app uses, declared once with its default.
+
+Pages read and write session state only through :func:`get` and :func:`put` with
+these keys (and widget keys made by :func:`widget_key`), so a key cannot be
+misspelt in one place and a default cannot differ between two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from builder import workspace
+from builder.store import Store
+
+
+@dataclass(frozen=True)
+class Key:
+    """One session_state entry: its name, a factory for its default, what it holds."""
+
+    name: str
+    default: Callable[[], Any]
+    doc: str
+
+
+DESIGN_ID = Key("nc_design_id", lambda: None, "Store id of the design open on the canvas.")
+DESIGN = Key("nc_design", lambda: None, "The open builder.design.Design.")
+HISTORY = Key("nc_history", lambda: None, "builder.history.History of the open design.")
+SELECTED = Key("nc_selected", lambda: None, "Id of the node the inspector shows, or None.")
+FLOW = Key("nc_flow", lambda: None, "The canvas component's state, passed back every run.")
+FLOW_SEEN = Key("nc_flow_seen", lambda: None, "Timestamp of the last canvas event handled.")
+DRAWING = Key("nc_drawing", lambda: 0, "Number of the last drawing sent to the canvas.")
+DRAWINGS = Key("nc_drawings", dict, "Recent drawings by number: (design JSON, drafts, made at "
+               "ms), to read a canvas report made before the canvas showed the latest one.")
+REDRAW = Key("nc_redraw", lambda: True, "The canvas must be redrawn from the design.")
+DRAFTS = Key("nc_drafts", dict, "Pane-made nodes whose text was not understood, by canvas id.")
+CONVERTED = Key("nc_converted", dict, "Pane-made nodes turned into layers: canvas id -> "
+                "(node id, number of the drawing the canvas showed when it made it).")
+REVISION = Key("nc_revision", lambda: 0, "Bumped when the design is replaced; inspector "
+               "widgets are keyed by it so they start from the new values.")
+FLASH = Key("nc_flash", list, "(level, message) pairs shown once at the top of the page.")
+UPLOAD_NONCE = Key("nc_upload_nonce", lambda: 0, "Bumped after an upload to clear the uploader.")
+CONFIRM_DELETE = Key("nc_confirm_delete", lambda: None, "Design id awaiting delete confirmation.")
+
+ALL_KEYS = (DESIGN_ID, DESIGN, HISTORY, SELECTED, FLOW, FLOW_SEEN, DRAWING, DRAWINGS,
+            REDRAW, DRAFTS, CONVERTED, REVISION,
+            FLASH, UPLOAD_NONCE, CONFIRM_DELETE)
+
+# The canvas component's own widget key: Streamlit stores the component's latest
+# value (nodes, edges, selectedId, timestamp) under it. Tests drive the canvas by
+# setting it, as the component would.
+CANVAS_WIDGET = "nc_canvas"
+
+# Prefixes of widget keys made per node or per design (see widget_key).
+INSPECTOR = "nc_insp"
+PALETTE = "nc_pal"
+TOOLBAR = "nc_tool"
+DESIGNS = "nc_designs"
+TEMPLATES = "nc_tpl"
+QUICK_ADD = "nc_quick"
+UPLOAD = "nc_upload"
+
+
+def init() -> None:
+    """Give every declared key its default if the session does not have it yet."""
+    for key in ALL_KEYS:
+        if key.name not in st.session_state:
+            st.session_state[key.name] = key.default()
+
+
+def get(key: Key) -> Any:
+    if key.name not in st.session_state:
+        st.session_state[key.name] = key.default()
+    return st.session_state[key.name]
+
+
+def put(key: Key, value: Any) -> None:
+    st.session_state[key.name] = value
+
+
+def widget_key(prefix: str, *parts: object) -> str:
+    """A widget key from a declared prefix and the parts that make it unique."""
+    return "::".join([prefix, *(str(p) for p in parts)])
+
+
+def flash(level: str, message: str) -> None:
+    """Queue a message (``"success"``, ``"info"``, ``"warning"`` or ``"error"``)."""
+    get(FLASH).append((level, message))
+
+
+def take_flash() -> list[tuple[str, str]]:
+    messages = list(get(FLASH))
+    put(FLASH, [])
+    return messages
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(folder: str) -> Store:
+    path = workspace.ensure(folder)
+    return Store(workspace.store_path(path))
+
+
+def workspace_folder() -> str:
+    """The workspace folder: NEURAL_CANVAS_HOME (app.py puts the --workspace flag there)."""
+    return str(workspace.resolve())
+
+
+def store() -> Store:
+    """The store of the workspace folder, shared by every session.
+
+    Raises:
+        builder.workspace.WorkspaceError: the folder cannot be used.
+        builder.store.StoreError: the store file cannot be read.
+    """
+    return _open_store(workspace_folder())

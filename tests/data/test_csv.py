@@ -1,0 +1,167 @@
+"""Reading CSV files, good and broken: every broken kind names the problem and the fix."""
+
+from __future__ import annotations
+
+import codecs
+
+import numpy as np
+import pytest
+
+from builder.data.errors import DataError
+from builder.data.tabular import SNIFF_BYTES, load_csv
+
+
+def _error(data: bytes, **kwargs) -> DataError:
+    with pytest.raises(DataError) as caught:
+        load_csv(data, name="upload.csv", **kwargs)
+    error = caught.value
+    assert error.problem and error.fix, "both sentences must be there"
+    assert error.problem != error.fix
+    assert "upload.csv" in error.problem or error.code in ("bad_encoding",)
+    return error
+
+
+def test_reads_a_plain_csv_with_types():
+    source = load_csv(b"age,colour,price\n31,red,1.5\n45,blue,2.25\n", name="shop.csv")
+    assert source.frame.shape == (2, 3)
+    assert list(source.frame.columns) == ["age", "colour", "price"]
+    assert source.encoding == "utf-8" and source.delimiter == ","
+    assert source.frame["price"].tolist() == [1.5, 2.25]
+    assert source.notes == []
+
+
+def test_reads_from_a_path(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"a,b\n1,2\n3,4\n")
+    source = load_csv(path)
+    assert source.name == "data.csv" and source.frame["b"].tolist() == [2, 4]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_detects_the_delimiter(delimiter):
+    text = f"a{delimiter}b{delimiter}c\n1{delimiter}2,5{delimiter}x\n"
+    source = load_csv(text.encode())
+    assert source.delimiter == delimiter
+    assert list(source.frame.columns) == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("data", [b"", b"   \n\n  \n"])
+def test_empty_file(data):
+    error = _error(data)
+    assert error.code == "empty_file"
+    assert "empty" in error.problem
+
+
+def test_blank_lines_only_after_first_byte_check():
+    error = _error(b"\n\n\n\n,\n")
+    assert error.code in ("empty_file", "no_values", "header_only")
+
+
+def test_header_only():
+    error = _error(b"name,age,city\n")
+    assert error.code == "header_only"
+    assert "3 column" in error.problem and "no data rows" in error.problem
+
+
+def test_ragged_rows_name_the_row_and_offer_skipping():
+    data = b"a,b,c\n1,2,3\n4,5,6,7\n8,9,10\n"
+    error = _error(data)
+    assert error.code == "ragged_rows"
+    assert "Row 3" in error.problem and "4 fields" in error.problem
+    assert "Skip malformed rows" in error.fix
+    source = load_csv(data, skip_bad_rows=True)
+    assert len(source.frame) == 2
+    assert any("Skipped 1 malformed row" in note for note in source.notes)
+
+
+def test_unclosed_quote():
+    error = _error(b'a,b\n"x,1\n2,3\n')
+    assert error.code == "unclosed_quote"
+
+
+def test_windows_1252_is_detected_and_said():
+    data = "name,city\nJosé,Zürich\nAnaïs,Besançon\n".encode("cp1252")
+    source = load_csv(data)
+    assert source.encoding == "cp1252"
+    assert source.frame["name"].tolist() == ["José", "Anaïs"]
+    assert any("not UTF-8" in note and "Encoding" in note for note in source.notes)
+
+
+def test_bad_bytes_after_the_sniffed_head_fall_back():
+    head = "id,word\n" + "".join(f"{i},plain\n" for i in range(SNIFF_BYTES // 8))
+    data = head.encode() + "99,café\n".encode("cp1252")
+    source = load_csv(data)
+    assert source.encoding == "cp1252"
+    assert source.frame["word"].iloc[-1] == "café"
+
+
+def test_a_chosen_wrong_encoding_asks_for_another():
+    data = "name\nJosé\n".encode("cp1252")
+    error = _error(data, encoding="utf-8")
+    assert error.code == "bad_encoding"
+    assert "Encoding" in error.fix
+
+
+def test_unknown_encoding_name():
+    assert _error(b"a\n1\n", encoding="klingon").code == "bad_encoding"
+
+
+@pytest.mark.parametrize("bom", ["utf-16", "utf-8-sig"])
+def test_byte_order_marks(bom):
+    data = "a,b\nx,é\n".encode(bom)
+    source = load_csv(data)
+    assert list(source.frame.columns) == ["a", "b"]
+    assert source.frame["b"].tolist() == ["é"]
+
+
+def test_utf16_without_bom():
+    data = "a,b\n1,2\n".encode("utf-16-le")
+    assert not data.startswith(codecs.BOM_UTF16_LE)
+    assert load_csv(data).frame["b"].tolist() == [2]
+
+
+def test_binary_junk_named_csv():
+    junk = np.random.default_rng(0).integers(0, 256, size=5000, dtype=np.uint8).tobytes()
+    error = _error(junk)
+    assert error.code == "binary_file"
+    assert "CSV" in error.fix
+
+
+def test_control_characters_without_nul_are_binary():
+    junk = bytes([1, 2, 3, 4, 5, 6, 7, 8, 14, 15, 16, 17] * 300)
+    assert _error(junk).code == "binary_file"
+
+
+@pytest.mark.parametrize("magic, word", [
+    (b"PK\x03\x04rest-of-an-xlsx", "Excel"),
+    (b"%PDF-1.7 ...", "PDF"),
+    (b"\x89PNG\r\n\x1a\n....", "PNG"),
+    (b"\x1f\x8b\x08\x00....", "gzip"),
+])
+def test_known_binary_formats_are_named(magic, word):
+    error = _error(magic + b"\x00" * 20)
+    assert error.code == "binary_file"
+    assert word in error.problem
+
+
+def test_duplicate_and_blank_header_names_are_made_unique():
+    source = load_csv(b"a,a, \n1,2,3\n")
+    assert len(set(source.frame.columns)) == 3
+
+
+def test_a_numeric_header_is_noted():
+    source = load_csv(b"1,2\n3,4\n")
+    assert any("looks like numbers" in note for note in source.notes)
+
+
+def test_all_values_empty():
+    assert _error(b"a,b\n,\n,\n").code == "no_values"
+
+
+def test_large_upload_parses_through_a_temp_file():
+    rows = "".join(f"{i},{i * 0.5},label{i % 3}\n" for i in range(400_000))
+    data = ("n,half,label\n" + rows).encode()
+    assert len(data) > 8 * 1024 * 1024
+    source = load_csv(data)
+    assert source.frame.shape == (400_000, 3)
+    assert source.frame["half"].iloc[-1] == pytest.approx(399_999 * 0.5)

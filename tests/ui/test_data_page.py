@@ -1,0 +1,128 @@
+"""The Data page through Streamlit's AppTest: samples, a failed upload, the design link."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from builder.history import History
+from builder.ui import data_page
+from tests.helpers import chain
+
+# AppTest cannot drive a file uploader, so the script hands "uploads" to the same
+# functions the uploader calls; the real uploader is covered by tests/e2e.
+SCRIPT = """
+import streamlit as st
+from builder.history import History
+from builder.ui import data_page
+pending = st.session_state.pop("test_upload", None)
+if pending is not None:
+    kind, name, data = pending
+    (data_page.accept_csv if kind == "csv" else data_page.accept_zip)(name, data)
+data_page.render()
+"""
+SOURCE = data_page.SOURCE.name
+PREPARED = data_page.PREPARED.name
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "ws"))
+    at = AppTest.from_string(SCRIPT, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _load(at: AppTest, sample_id: str) -> AppTest:
+    at.selectbox(key="nc_data::sample").set_value(sample_id).run()
+    at.button(key="nc_data::load_sample").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _prepare(at: AppTest, key: str) -> AppTest:
+    at.button(key=key).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_the_empty_page_explains_what_to_do(app):
+    assert any("Pick a sample" in info.value for info in app.info)
+    assert app.session_state[PREPARED] is None
+
+
+def test_a_table_sample_is_shown_and_prepared(app):
+    at = _load(app, "breast_cancer")
+    assert any("Loaded the sample" in s.value for s in at.success)
+    assert at.dataframe and at.multiselect(key="nc_data::target::1").value == ["diagnosis"]
+    assert "Infer (binary" in at.selectbox(key="nc_data::task::1::('diagnosis',)").format_func(
+        "auto")
+    _prepare(at, "nc_data::prepare::1")
+    prepared = at.session_state[PREPARED]
+    assert prepared.kind == "tabular" and prepared.task == "binary"
+    assert prepared.input_shape == (30,)
+    assert any("ready for training" in s.value for s in at.success)
+    assert [m.label for m in at.metric][:2] == ["Task", "Model input"]
+
+
+def test_a_failed_upload_keeps_the_data_loaded_before(app):
+    at = _load(app, "iris")
+    _prepare(at, "nc_data::prepare::1")
+    before_source, before_prepared = at.session_state[SOURCE], at.session_state[PREPARED]
+    for name, data, words in (("empty.csv", b"", "is empty"),
+                              ("head.csv", b"a,b,c\n", "no data rows"),
+                              ("junk.csv", bytes(range(256)) * 20, "binary"),
+                              ("photos.zip", b"plain text", "not a zip")):
+        at.session_state["test_upload"] = ("zip" if name.endswith("zip") else "csv", name, data)
+        at.run()
+        assert not at.exception
+        errors = " ".join(e.value for e in at.error)
+        assert words in errors and "kept" in errors
+        assert at.session_state[SOURCE] is before_source
+        assert at.session_state[PREPARED] is before_prepared
+
+
+def test_a_good_upload_replaces_the_source(app):
+    rows = "".join(f"{i % 7},{'ab'[i % 2]},{i % 3}\n" for i in range(60))
+    app.session_state["test_upload"] = ("csv", "mine.csv", ("x,letter,label\n" + rows).encode())
+    app.run()
+    assert not app.exception
+    assert app.session_state[SOURCE].name == "mine.csv"
+    assert any("mine.csv" in s.value for s in app.success)
+
+
+def test_images_text_and_series_samples(app):
+    at = _load(app, "digits")
+    assert any("1,797 images" in c.value for c in at.caption)
+    _prepare(at, "nc_data::img_prepare::1")
+    assert at.session_state[PREPARED].kind == "images"
+    at = _load(at, "topics")
+    _prepare(at, "nc_data::prepare::2")
+    assert at.session_state[PREPARED].kind == "text"
+    at = _load(at, "energy")
+    assert at.radio(key="nc_data::mode::3").value == "Forecast a time series"
+    _prepare(at, "nc_data::ts_prepare::3")
+    prepared = at.session_state[PREPARED]
+    assert prepared.kind == "timeseries" and prepared.input_shape[0] == 24
+
+
+def test_the_open_design_is_checked_and_fixed(app):
+    at = _load(app, "iris")
+    _prepare(at, "nc_data::prepare::1")
+    wrong = chain(("Dense", {"units": 8}), ("Dense", {"units": 10, "activation": "relu"}),
+                  input_shape=(7,))
+    at.session_state["nc_design"] = wrong
+    at.session_state["nc_history"] = History(wrong.to_json(indent=None))
+    at.run()
+    warnings = " ".join(w.value for w in at.warning)
+    assert "(7,)" in warnings and "10 unit(s)" in warnings and "'relu'" in warnings
+    at.button(key="nc_data::fix_all").click().run()
+    assert not at.exception
+    fixed = at.session_state["nc_design"]
+    assert fixed.node("inp").params["shape"] == [4]
+    assert fixed.node("n2").params == {"units": 3, "activation": "softmax"}
+    assert any("fits this data" in s.value for s in at.success)
+    history = at.session_state["nc_history"]
+    assert history.can_undo, "the fix is one undoable step on the Build page"
+    assert at.session_state["nc_redraw"] is True
