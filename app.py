@@ -1,8 +1,7 @@
 """Neural Canvas: design Keras networks on a canvas, train, explore and export them.
 
 Run with ``streamlit run app.py`` (optionally ``-- --workspace FOLDER``). This file
-only routes between pages and draws the sidebar. A page whose module is not there
-yet shows a plain "not built yet" note instead.
+only routes between pages and draws the sidebar.
 """
 
 import os
@@ -10,9 +9,8 @@ import sys
 
 import streamlit as st
 
-from builder import workspace
-from builder.ui import build_page, placeholders, sidebar
-from builder.ui.placeholders import page_or_placeholder
+from builder import strategy, workspace
+from builder.ui import build_page, data_page, explore_page, export_page, sidebar, train_page
 
 # `streamlit run app.py -- --workspace FOLDER` wins over NEURAL_CANVAS_HOME; putting it in
 # the environment makes every module (designs, runs) use the same folder.
@@ -24,19 +22,20 @@ except workspace.WorkspaceError as exc:
 if _flag:
     os.environ[workspace.ENV_VAR] = str(workspace.resolve(_flag))
 
+# Before any page touches TensorFlow: GPU memory is taken as needed, not all at once.
+strategy.enable_memory_growth()
+
 st.set_page_config(page_title="Neural Canvas", page_icon=":material/hub:", layout="wide")
 
 pages = [
     st.Page(build_page.render, title="Build", icon=":material/account_tree:",
             url_path="build", default=True),
-    st.Page(page_or_placeholder("data_page", placeholders.data_page), title="Data",
-            icon=":material/table:", url_path="data"),
-    st.Page(page_or_placeholder("train_page", placeholders.train_page), title="Train",
-            icon=":material/model_training:", url_path="train"),
-    st.Page(page_or_placeholder("explore_page", placeholders.explore_page), title="Explore",
-            icon=":material/insights:", url_path="explore"),
-    st.Page(page_or_placeholder("export_page", placeholders.export_page), title="Export",
-            icon=":material/download:", url_path="export"),
+    st.Page(data_page.render, title="Data", icon=":material/table:", url_path="data"),
+    st.Page(train_page.render, title="Train", icon=":material/model_training:",
+            url_path="train"),
+    st.Page(explore_page.render, title="Explore", icon=":material/insights:",
+            url_path="explore"),
+    st.Page(export_page.render, title="Export", icon=":material/download:", url_path="export"),
 ]
 navigation = st.navigation(pages)
 sidebar.render()

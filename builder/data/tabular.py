@@ -25,6 +25,7 @@ import re
 import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -885,38 +886,48 @@ def prepare_tabular(
                              settings)
 
 
-def _numeric_columns(rows: pd.DataFrame, columns: list[str], order: np.ndarray, n_train: int,
-                     notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The numeric feature columns, rows in ``order``, and their training statistics.
+def _workers() -> int:
+    """Threads for per-column work: one per core, at most four."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _numeric_column(series: pd.Series, column: str, order: np.ndarray, n_train: int,
+                    out: np.ndarray, flags: np.ndarray) -> tuple[float, float, bool, list[str]]:
+    """Standardise one numeric column, rows in ``order``, into ``out``.
+
+    Statistics come from the first ``n_train`` rows (missing values left out);
+    ``out`` receives ``(x - mean) / max(sqrt(variance), epsilon)`` computed in
+    float32 exactly as Keras's Normalization does, with 0 where the value is
+    missing (the mean fills it), and ``flags`` 1.0 where it is missing.
 
     Returns:
-        ``(values, means, variances)``: float32 ``(columns, rows)`` with NaN for a
-        missing value (one contiguous row per column keeps every pass sequential),
-        and the mean and variance of each column over the first ``n_train`` rows,
-        missing values left out.
+        ``(mean, variance, has_missing, notes)``.
     """
-    out = np.empty((len(columns), len(order)), np.float32)
-    means = np.zeros(len(columns), np.float64)
-    variances = np.ones(len(columns), np.float64)
-    gathered = np.empty(len(order), np.float64)  # one buffer for every column's gather
-    for i, column in enumerate(columns):
-        series = rows[column]
-        if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(
-                series.dtype):
-            converted = pd.to_numeric(series, errors="coerce")
-            coerced = int((converted.isna() & series.notna()).sum())
-            if coerced:
-                notes.append(f"'{column}': {coerced:,} value(s) that are not numbers were "
-                             "treated as missing.")
-            series = converted
-        values = series.to_numpy()
-        if values.dtype != np.float64:  # integers, or nullable numbers holding <NA>
-            values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        np.take(values, order, out=gathered)
-        out[i] = gathered  # the cast to float32, written in place
-        means[i], variances[i] = _statistics(gathered[:n_train], column, notes)
-    variances = np.where(variances > 0, variances, 1.0)  # constant: centre, never divide by ~0
-    return out, means.astype(np.float32), variances.astype(np.float32)
+    notes: list[str] = []
+    if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(
+            series.dtype):
+        converted = pd.to_numeric(series, errors="coerce")
+        coerced = int((converted.isna() & series.notna()).sum())
+        if coerced:
+            notes.append(f"'{column}': {coerced:,} value(s) that are not numbers were "
+                         "treated as missing.")
+        series = converted
+    values = series.to_numpy()
+    if values.dtype != np.float64:  # integers, or nullable numbers holding <NA>
+        values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    gathered = values.take(order)
+    mean, var = _statistics(gathered[:n_train], column, notes)
+    var = var if var > 0 else 1.0  # a constant column: centre it, never divide by ~0
+    mean32, var32 = np.float32(mean), np.float32(var)
+    out[...] = gathered  # the raw value as the float32 raw input carries it
+    missing = np.isnan(out)
+    has_missing = bool(missing.any())
+    np.subtract(out, mean32, out=out)
+    np.divide(out, np.maximum(np.sqrt(var32), np.float32(EPSILON)), out=out)
+    if has_missing:
+        np.copyto(out, np.float32(0), where=missing)
+        flags[...] = missing
+    return float(mean32), float(var32), has_missing, notes
 
 
 def _statistics(values: np.ndarray, column: str, notes: list[str]) -> tuple[float, float]:
@@ -942,7 +953,8 @@ def _features(rows: pd.DataFrame, plan: _Plan, order: np.ndarray, bounds: tuple[
     """The stored inputs of each split, the notes, and the ``x_map`` that expands them.
 
     Statistics come from the training rows only. Numbers are standardised with the
-    preprocessing model's formula; categories are kept as one-hot positions and
+    preprocessing model's formula, column by column in threads; categories are kept
+    as one-hot positions and
     expanded per batch by the returned ``x_map`` (``tf.one_hot``, equal to the
     model's StringLookup). Everything is a TensorFlow tensor, which tf.data takes
     without a copy: at a million rows that matters.
@@ -951,13 +963,26 @@ def _features(rows: pd.DataFrame, plan: _Plan, order: np.ndarray, bounds: tuple[
 
     notes: list[str] = []
     n_train, n_fit = bounds
-    numeric, plan.means, plan.variances = _numeric_columns(rows, plan.numeric, order, n_train,
-                                                           notes)
-    plan.indicators = [c for c, row in zip(plan.numeric, numeric) if np.isnan(row).any()]
+    k = len(plan.numeric)
+    # Row i: column i standardised; row k + i: its missing flags. One contiguous row
+    # per column keeps every pass sequential, and columns are worked on in threads
+    # (NumPy and pyarrow release the GIL).
+    stack = np.empty((2 * k, len(order)), np.float32)
+    with ThreadPoolExecutor(max_workers=_workers()) as pool:
+        numeric_jobs = [pool.submit(_numeric_column, rows[c], c, order, n_train, stack[i],
+                                    stack[k + i]) for i, c in enumerate(plan.numeric)]
+        category_jobs = [pool.submit(_category_codes, rows[c], order, n_train, max_categories,
+                                     c) for c in plan.categorical]
+        numeric_results = [job.result() for job in numeric_jobs]
+        category_results = [job.result() for job in category_jobs]
+    plan.means = np.array([r[0] for r in numeric_results], np.float32)
+    plan.variances = np.array([r[1] for r in numeric_results], np.float32)
+    plan.indicators = [c for c, r in zip(plan.numeric, numeric_results) if r[2]]
+    for result in numeric_results:
+        notes.extend(result[3])
     codes = {}
-    for column in plan.categorical:
-        plan.vocabularies[column], codes[column], kept_note = _category_codes(
-            rows[column], order, n_train, max_categories, column)
+    for column, (vocabulary, column_codes, kept_note) in zip(plan.categorical, category_results):
+        plan.vocabularies[column], codes[column] = vocabulary, column_codes
         if kept_note:
             notes.append(kept_note)
     strings = {}
@@ -971,27 +996,16 @@ def _features(rows: pd.DataFrame, plan: _Plan, order: np.ndarray, bounds: tuple[
             plan.text_layers[column] = text_module.vectorizer(
                 plan.vocabularies[column], "multi_hot", name=f"words_{plan.names[column]}")
     _layout(plan)
-    indicator_positions = [plan.numeric.index(c) for c in plan.indicators]
     cuts = {"train": (0, n_train), "validation": (n_train, n_fit),
             "test": (n_fit, len(order))}
     depths = [len(plan.vocabularies[c]) + 1 for c in plan.categorical]
     x = {}
-    # Normalization computes (x - mean) / max(sqrt(variance), epsilon) in float32; a
-    # missing value, filled with the mean, becomes exactly 0.
-    scale = np.maximum(np.sqrt(plan.variances), np.float32(EPSILON))[:, None]
+    selected = list(range(k)) + [k + plan.numeric.index(c) for c in plan.indicators]
     with tf.device("CPU:0"):
         for split, (start, stop) in cuts.items():
             parts = []
             if plan.numeric:
-                block = numeric[:, start:stop]
-                missing = np.isnan(block)
-                rows_out = np.empty((len(block) + len(indicator_positions), stop - start),
-                                    np.float32)
-                standard = rows_out[:len(block)]
-                np.subtract(block, plan.means[:, None], out=standard)
-                np.divide(standard, scale, out=standard)
-                np.copyto(standard, np.float32(0), where=missing)
-                rows_out[len(block):] = missing[indicator_positions]
+                rows_out = stack[selected, start:stop]  # a contiguous copy
                 parts.append(tf.transpose(tf.convert_to_tensor(rows_out)))
             for column in plan.text:
                 layer = plan.text_layers[column]

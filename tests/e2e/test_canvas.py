@@ -163,17 +163,25 @@ def test_pane_menu_types_a_layer(app_url, page, shot):
     box = frame.bounding_box()
 
     def create_from_pane(text: str, dx: float, dy: float) -> None:
-        settle(page)
-        page.mouse.click(box["x"] + dx, box["y"] + dy, button="right")
-        canvas(page).get_by_role("button", name="Create New Node").click()
+        menu = canvas(page).get_by_role("button", name="Create New Node")
+        for _ in range(3):  # a redraw landing with the right-click closes the menu
+            settle(page)
+            page.mouse.click(box["x"] + dx, box["y"] + dy, button="right")
+            try:
+                expect(menu).to_be_visible(timeout=3000)
+                break
+            except AssertionError:
+                continue
+        menu.click()
         canvas(page).locator("textarea").first.fill(text)
         canvas(page).get_by_role("button", name="Create Node").click()
 
     create_from_pane("Input 28 28 1", 150, 120)
-    expect(node(page, "input_1")).to_contain_text("(None, 28, 28, 1)")
+    # Generous: on two loaded cores the component's report and the redraw can take a while.
+    expect(node(page, "input_1")).to_contain_text("(None, 28, 28, 1)", timeout=45_000)
     create_from_pane("Dense banana", 150, 420)
     draft = canvas(page).locator(".react-flow__node", has_text="Dense banana")
-    expect(draft).to_contain_text("not a value Dense understands")
+    expect(draft).to_contain_text("not a value Dense understands", timeout=45_000)
     shot(page, "1-pane-menu")
     # The design itself holds only the layer that was understood.
     expect(page.get_by_text("1 layer ·", exact=False)).to_be_visible()
