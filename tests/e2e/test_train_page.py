@@ -7,28 +7,14 @@ the Data page's one-click fixes, as a person would do it.
 from __future__ import annotations
 
 import re
+import zipfile
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.e2e.browsing import settle
+
 pytestmark = pytest.mark.browser
-
-
-def settle(page: Page, quiet_ms: int = 600) -> None:
-    """Wait until the app has not been running for ``quiet_ms``."""
-    page.wait_for_function(
-        """(quiet) => {
-            const app = document.querySelector('[data-testid="stApp"]');
-            const now = Date.now();
-            if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') {
-                window.__ncBusyAt = now;
-                return false;
-            }
-            if (window.__ncBusyAt === undefined) { window.__ncBusyAt = now; }
-            return now - window.__ncBusyAt >= quiet;
-        }""",
-        arg=quiet_ms, polling=100, timeout=60_000,
-    )
 
 
 def _go(page: Page, title: str) -> None:
@@ -129,3 +115,19 @@ def test_train_two_epochs_then_watch_a_live_run_and_stop_it(app_url, page, shot)
     expect(history.locator(".scatterlayer .trace")).to_have_count(2, timeout=30_000)
     history.scroll_into_view_if_needed()
     shot(page, "4-history")
+
+    # Export what was trained: the bundle downloads as one zip with everything in it.
+    _go(page, "Export")
+    settle(page)
+    page.get_by_role("button", name="Build the export bundle").click()
+    download_button = page.get_by_role("button", name="Download the zip")
+    expect(download_button).to_be_visible(timeout=120_000)
+    shot(page, "5-export")
+    with page.expect_download(timeout=60_000) as caught:
+        download_button.click()
+    with zipfile.ZipFile(caught.value.path()) as bundle:
+        names = set(bundle.namelist())
+    for expected in ("model.keras", "design.json", "history.csv", "config.json", "model.py",
+                     "README.md", "class_names.txt"):
+        assert any(name.endswith(expected) for name in names), (expected, sorted(names))
+    assert any("saved_model/saved_model.pb" in name for name in names), sorted(names)

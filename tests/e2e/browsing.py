@@ -1,0 +1,27 @@
+"""Helpers shared by the browser tests."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+
+def settle(page: Page, quiet_ms: int = 600) -> None:
+    """Wait until the app has not been running for ``quiet_ms``.
+
+    Each canvas redraw makes the component answer twice, so a page run is often
+    followed by a couple more; a click sent in the middle of them can land on an
+    element that is being replaced. A person clicks slower than that.
+    """
+    page.wait_for_function(
+        """(quiet) => {
+            const app = document.querySelector('[data-testid="stApp"]');
+            const now = Date.now();
+            if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') {
+                window.__ncBusyAt = now;
+                return false;
+            }
+            if (window.__ncBusyAt === undefined) { window.__ncBusyAt = now; }
+            return now - window.__ncBusyAt >= quiet;
+        }""",
+        arg=quiet_ms, polling=100, timeout=60_000,
+    )
