@@ -13,7 +13,9 @@ construction, and a layer with absurdly many parameters costs nothing to check.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -126,6 +128,78 @@ _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 64
 
 
+@dataclass
+class _Traced:
+    """What tracing one node gave: a pure function of its :func:`_trace_key`."""
+
+    param_count: int | None
+    output_shape: tuple | None
+    problems: list[tuple[str, str]]  # (code, message), in the order they were found
+    tensor: object | None  # the symbolic output, for the nodes after it
+
+
+class _TraceMemo:
+    """Per-node trace results of recent analyses, least recently used dropped first.
+
+    An edit changes one node's key (its parameters) and, when its output shape
+    changes too, the keys of the nodes it feeds; every other node's result is
+    reused, so an edit costs a few layer traces instead of one per node.
+    """
+
+    def __init__(self, size: int):
+        self.size = size
+        self.entries: OrderedDict[str, _Traced] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: str) -> _Traced | None:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
+
+    def put(self, key: str, traced: _Traced) -> None:
+        with self.lock:
+            self.entries[key] = traced
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+_TRACES = _TraceMemo(4096)
+
+
+def clear_caches() -> None:
+    """Forget every cached report and per-node trace (benchmarks measure the work)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+    _TRACES.clear()
+
+
+def _tensor_signature(tensor) -> tuple:
+    """Everything about a symbolic input that a layer's trace can depend on."""
+    mask = getattr(tensor, "_keras_mask", None)
+    return (tuple(tensor.shape), str(tensor.dtype), bool(getattr(tensor, "sparse", False)),
+            bool(getattr(tensor, "ragged", False)),
+            None if mask is None else (tuple(mask.shape), str(mask.dtype)))
+
+
+def _trace_key(node_id: str, type_id: str, params: dict, sources: list[str],
+               inputs: list) -> str:
+    """A digest of all a node's trace depends on: its id (the layer name, and the
+    messages), type, checked parameters, input ids in order, and its inputs'
+    shapes and dtypes. Not the inputs' own history: a node after an edited one
+    whose output shape did not change keeps its result."""
+    parts = json.dumps([node_id, type_id, params, sources,
+                        [_tensor_signature(t) for t in inputs]],
+                       sort_keys=True, default=repr)
+    return hashlib.blake2b(parts.encode(), digest_size=16).hexdigest()
+
+
 def analyze(design: Design) -> Report:
     """Check a design and infer every node's output shape and parameter count.
 
@@ -138,12 +212,18 @@ def analyze(design: Design) -> Report:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    report = _Analysis(design).run()
+    report = _Analysis(design, _TRACES).run()
     with _CACHE_LOCK:
         _CACHE[key] = report
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return report
+
+
+def analyze_uncached(design: Design) -> Report:
+    """The same report as :func:`analyze`, built from scratch: every node is traced,
+    and no cache is read or filled (to check the caches, and to measure the work)."""
+    return _Analysis(design, None).run()
 
 
 def _cache_key(design: Design) -> str:
@@ -155,8 +235,9 @@ def _cache_key(design: Design) -> str:
 class _Analysis:
     """One run of the analysis; a class only to share its working state."""
 
-    def __init__(self, design: Design):
+    def __init__(self, design: Design, memo: _TraceMemo | None):
         self.design = design
+        self.memo = memo
         self.problems: list[Problem] = []
         self.nodes: dict[str, NodeAnalysis] = {}
         self.clean_params: dict[str, dict] = {}
@@ -309,44 +390,65 @@ class _Analysis:
         info = self.nodes[node_id]
         if info.status != "ok":
             return
-        layer_type = self.type_of(node_id)
         params = self.clean_params[node_id]
         sources = self.design.inputs_of(node_id)
         if any(s not in tensors for s in sources):
             info.status = "skipped"
             return
         inputs = [tensors[s] for s in sources]
+        traced = None
+        if self.memo is not None:
+            key = _trace_key(node_id, info.type_id, params, sources, inputs)
+            traced = self.memo.get(key)
+        if traced is None:
+            traced = self.trace_fresh(node_id, params, sources, inputs)
+            if self.memo is not None:
+                self.memo.put(key, traced)
+        info.param_count = traced.param_count
+        for code, message in traced.problems:
+            self.report(code, message, node_id)
+        info.output_shape = traced.output_shape
+        if traced.tensor is not None:
+            tensors[node_id] = traced.tensor
+
+    def trace_fresh(self, node_id: str, params: dict, sources: list[str],
+                    inputs: list) -> _Traced:
+        """Build the node's real Keras layer on its symbolic inputs."""
+        layer_type = self.type_of(node_id)
+        traced = _Traced(param_count=None, output_shape=None, problems=[], tensor=None)
         if layer_type.is_input:
             output = graph.make_input(node_id, params)
-            info.param_count = 0
+            traced.param_count = 0
         else:
             message = self.input_problem(node_id, layer_type, params, sources, inputs)
             if message:
-                self.report("shape_mismatch", message, node_id)
-                return
+                traced.problems.append(("shape_mismatch", message))
+                return traced
             try:
                 layer = graph.make_layer(layer_type, params, node_id)
                 output = graph.call_layer(layer_type, layer, inputs)
                 param_count = int(layer.count_params())
             except Exception as exc:  # Keras rejected the combination: say so on the node
-                self.report("shape_mismatch", self.keras_message(node_id, sources, inputs, exc),
-                            node_id)
-                return
+                traced.problems.append(
+                    ("shape_mismatch", self.keras_message(node_id, sources, inputs, exc)))
+                return traced
             if param_count > MAX_LAYER_PARAMS:
-                self.report("too_large", f"{self.title(node_id)} would have {param_count:,} "
-                            f"parameters; the limit is {MAX_LAYER_PARAMS:,} per layer. Use fewer "
-                            "units or filters, or shrink its input (pooling, a smaller Dense).",
-                            node_id)
-                return
-            info.param_count = param_count
+                traced.problems.append((
+                    "too_large", f"{self.title(node_id)} would have {param_count:,} "
+                    f"parameters; the limit is {MAX_LAYER_PARAMS:,} per layer. Use fewer "
+                    "units or filters, or shrink its input (pooling, a smaller Dense)."))
+                return traced
+            traced.param_count = param_count
         shape = tuple(output.shape)
         if any(d is not None and d <= 0 for d in shape):
-            self.report("shape_mismatch", f"{self.title(node_id)} would output "
-                        f"{format_shape(shape)}, which has no room left. Use padding 'same', a "
-                        "smaller window, or fewer pooling layers before it.", node_id)
-            return
-        info.output_shape = shape
-        tensors[node_id] = output
+            traced.problems.append((
+                "shape_mismatch", f"{self.title(node_id)} would output "
+                f"{format_shape(shape)}, which has no room left. Use padding 'same', a "
+                "smaller window, or fewer pooling layers before it."))
+            return traced
+        traced.output_shape = shape
+        traced.tensor = output
+        return traced
 
     def input_problem(self, node_id, layer_type, params, sources, inputs) -> str:
         """Our own sentence for the common shape mistakes, before Keras sees them."""
@@ -374,11 +476,16 @@ class _Analysis:
     def keras_message(self, node_id, sources, inputs, exc: Exception) -> str:
         shapes = ", ".join(f"{format_shape(tuple(t.shape))} from '{s}'"
                            for s, t in zip(sources, inputs))
-        detail = " ".join(str(exc).split())
+        # Keras names unnamed symbolic tensors from a global counter; the number
+        # means nothing to a person and would make two analyses differ.
+        detail = _TENSOR_NAME.sub("", " ".join(str(exc).split()))
         if len(detail) > 300:
             detail = detail[:297] + "..."
         return (f"{self.title(node_id)} cannot take its input {shapes}: {detail} "
                 "Check its parameters and the layers before it.")
+
+
+_TENSOR_NAME = re.compile(r", name=keras_tensor(_\d+)?")
 
 
 def _listed(sources, shapes) -> str:

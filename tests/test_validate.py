@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from builder import catalog
-from builder.design import Design
-from builder.validate import CODES, analyze
+from builder import catalog, validate
+from builder.design import Design, Edge, Node
+from builder.validate import CODES, analyze, analyze_uncached
 from tests.helpers import chain, design
 
 
@@ -206,3 +206,108 @@ def test_random_designs_never_make_analyze_raise(random_design):
     report = analyze(random_design)
     assert all(p.code in CODES for p in report.problems)
     assert set(report.nodes) <= {n.id for n in random_design.nodes}
+
+
+# -- incremental analysis: per-node trace results are reused, the report is the same --
+
+
+CHEAP_TYPES = ["Dense", "Dropout", "Activation", "Flatten", "Reshape", "Conv1D", "Conv2D",
+               "MaxPooling2D", "GlobalAveragePooling1D", "Embedding", "SimpleRNN",
+               "BatchNormalization", "ZeroPadding2D"]
+MERGE_TYPES = ["Add", "Concatenate", "Multiply"]
+
+
+def candidates(param: catalog.Param) -> list:
+    """Values for one parameter: mostly sensible, some wrong (the report says why)."""
+    if param.kind == "int":
+        return [1, 2, 3, 4, 6, -1, 0, 64]
+    if param.kind == "float":
+        return [0.0, 0.1, 0.5, 1.5]
+    if param.kind == "choice":
+        return list(param.choices)
+    if param.kind == "bool":
+        return [True, False]
+    return [[4], [2, 4], [3, 3], [-1, 2], [0], [8, 6, 1]]
+
+
+@st.composite
+def edit_sequences(draw):
+    """A small design, then a sequence of edits a person makes on the canvas."""
+    shape = draw(st.sampled_from([[8], [6, 4], [6, 6, 2]]))
+    nodes = [("inp", "Input", {"shape": shape})]
+    edges = []
+    for i in range(draw(st.integers(2, 7))):
+        type_id = draw(st.sampled_from(CHEAP_TYPES + MERGE_TYPES))
+        sources = [n[0] for n in nodes]
+        if type_id in MERGE_TYPES:
+            picked = draw(st.lists(st.sampled_from(sources), min_size=2, max_size=2))
+            edges += [(s, f"n{i}", slot) for slot, s in enumerate(picked)]
+        else:
+            edges.append((draw(st.sampled_from(sources)), f"n{i}"))
+        nodes.append((f"n{i}", type_id, {}))
+    unit = st.floats(0, 1, exclude_max=True)
+    steps = draw(st.lists(st.tuples(
+        st.sampled_from(["param", "param", "param", "add_leaf", "remove_leaf"]),
+        unit, unit, unit, st.sampled_from(CHEAP_TYPES)), min_size=1, max_size=8))
+    return design(nodes, edges), steps
+
+
+def apply_edit(d: Design, kind: str, a: float, b: float, c: float, type_id: str) -> None:
+    """Change one parameter, add a leaf after a node, or remove a node nothing reads."""
+    if kind == "param":
+        node = d.nodes[int(a * len(d.nodes))]
+        layer_type = catalog.get(node.type)
+        if layer_type.params:
+            param = layer_type.params[int(b * len(layer_type.params))]
+            values = candidates(param)
+            node.params[param.name] = values[int(c * len(values))]
+    elif kind == "add_leaf":
+        source = d.nodes[int(a * len(d.nodes))].id
+        node_id = f"leaf_{int(b * 10**6)}"
+        if d.node(node_id) is None:
+            d.nodes.append(Node(id=node_id, type=type_id, params={}))
+            d.edges.append(Edge(source=source, target=node_id))
+    else:
+        feeding = {e.source for e in d.edges}
+        leaves = [n.id for n in d.nodes if n.id not in feeding and n.id != "inp"]
+        if leaves:
+            d.remove_node(leaves[int(a * len(leaves))])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(edit_sequences())
+def test_incremental_analysis_equals_a_full_one_after_every_edit(case):
+    d, steps = case
+    assert analyze(d) == analyze_uncached(d)
+    for kind, a, b, c, type_id in steps:
+        apply_edit(d, kind, a, b, c, type_id)
+        assert analyze(d) == analyze_uncached(d), (kind, d.to_json(indent=None))
+
+
+def test_an_edit_retraces_only_the_nodes_whose_inputs_or_params_changed(monkeypatch):
+    d = chain(*[("Dense", {"units": 16}) for _ in range(30)])
+    analyze(d)
+    traced = []
+    original = validate._Analysis.trace_fresh
+
+    def counting(self, node_id, *args):
+        traced.append(node_id)
+        return original(self, node_id, *args)
+
+    monkeypatch.setattr(validate._Analysis, "trace_fresh", counting)
+    d.node("n10").params["units"] = 9  # n10's output changes, n11's does not
+    report = analyze(d)
+    assert traced == ["n10", "n11"]
+    assert report.nodes["n10"].output_shape == (None, 9)
+    assert report.nodes["n11"].param_count == 9 * 16 + 16
+    assert report == analyze_uncached(d)
+    traced.clear()
+    d.node("n10").params["units"] = 16  # back to a design traced before: nothing to build
+    analyze(d)
+    assert traced == []
+
+
+def test_keras_messages_carry_no_tensor_counter():
+    d = chain(("Dense", {"units": 10}), ("Reshape", {"target_shape": [3, 3]}))
+    message = analyze(d).problems_for("n2")[0].message
+    assert "keras_tensor" not in message and "(None, 10) from 'n1'" in message

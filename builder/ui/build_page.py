@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 import time
+import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -27,6 +29,11 @@ LAST_DESIGN_SETTING = "last_design_id"
 UNTITLED = "Untitled design"
 OPEN_CATEGORIES = ("Input", "Core")
 KEEP_DRAWINGS = 30
+# The component reports twice on each state it takes: at once, then after its layout
+# (which it follows with a fit while fit_view is on).
+FIT_REPORTS = 2
+RUN_LOCK_WAIT = 20.0  # seconds; a stopped run ends at its next Streamlit call
+_RUN_LOCK_GUARD = threading.Lock()
 
 
 # -- opening and saving ------------------------------------------------------------
@@ -58,6 +65,7 @@ def _open(store: Store, design_id: int) -> bool:
     state.put(state.SELECTED, None)
     state.put(state.DRAFTS, {})
     state.put(state.REDRAW, True)
+    state.put(state.FIT, FIT_REPORTS)
     state.put(state.REVISION, state.get(state.REVISION) + 1)
     store.set_setting(LAST_DESIGN_SETTING, str(record.id))
     return True
@@ -298,8 +306,12 @@ def _on_template(slug: str) -> None:
         return
     store = _store()
     records = []
+    # The designs of one template (a GAN's generator and discriminator) know each other.
+    pair = uuid.uuid4().hex[:12] if len(template.designs) > 1 else None
     for design in template.designs:
         copy = design.copy()
+        if pair:
+            copy.extra["gan_pair"] = pair
         name = template.title if len(template.designs) == 1 else (
             f"{template.title} ({copy.role})")
         copy.name = name
@@ -477,66 +489,124 @@ def _fold_canvas_event(design: Design) -> None:
     the updated design. The canvas may speak before it shows the latest drawing
     (its redraw echo, or a connection made while a palette click was on its way):
     its report is then read against the drawing it did show, only what the person
-    changed there is applied, and the canvas is drawn again. Drawings are stamped
-    ahead of the clock (canvas.build_state), so the canvas always takes the latest.
+    changed there is applied, and the canvas is drawn again.
+
+    Two rules keep the canvas and the design from drifting apart (issue 3):
+    - A drawing is stamped with the time of the canvas's last report (see _canvas),
+      and the component takes only a drawing not older than its own last event. A
+      canvas that has moved on since (a node typed in its pane menu while a redraw
+      was on its way) refuses the drawing instead of wiping what the person did
+      before Python has read it. So whenever a report does not show the latest
+      drawing, the canvas is drawn again, stamped with that report's time.
+    - Streamlit stops this run at any session_state access once a newer report
+      asks for a run. All the fold's results are therefore written together
+      (state.put_together), never a converted node without the redraw it needs.
     """
     seen = canvas.pending_report()
     if seen is None or seen.timestamp == state.get(state.FLOW_SEEN):
         return
-    state.put(state.FLOW_SEEN, seen.timestamp)
     latest = state.get(state.DRAWING)
-    converted = state.get(state.CONVERTED)
+    flow = state.get(state.FLOW)
+    drawings = state.get(state.DRAWINGS)
+    converted = dict(state.get(state.CONVERTED))
+    drafts_before = state.get(state.DRAFTS)
+    selected = state.get(state.SELECTED)
+    flashes = list(state.get(state.FLASH))
+    revision = state.get(state.REVISION)
+    fit = state.get(state.FIT)
+    writes: dict[state.Key, object] = {state.FLOW_SEEN: seen.timestamp}
+    if not _shows(seen, latest, flow):
+        writes[state.REDRAW] = True  # refused, or overwritten by the component's own layout
+    elif fit > 0 and flow is not None and flow.nodes:
+        writes[state.FIT] = fit - 1  # an empty drawing has no layout (and nothing to fit)
     again = [converted[n.id][1] for n in seen.nodes if n.id in converted]
     # A pane-made node already turned into a layer is still on the canvas: it has
     # not shown the drawing with that layer, but the one the node was made on.
-    drawings = state.get(state.DRAWINGS)
     made_at = {number: entry[2] for number, entry in drawings.items()}
     shown = again[0] if again else edits.drawing_shown(seen, made_at)
     known = drawings.get(shown)
     if shown is None or known is None:
-        return  # made on a drawing too old to read; the canvas takes the latest anyway
+        state.put_together(writes)  # made on a drawing too old to read
+        return
     # Read the report against the design as that drawing showed it, not the design
     # now: a palette click may have added a node the canvas has not shown yet.
     base, drafts = Design.from_json(known[0]), known[1]
     diff = edits.diff_canvas(base, seen, drafts)
     if shown != latest and diff.empty:
-        return  # an echo of an older drawing; the latest one is on its way
-    outcome = edits.apply_diff(design, diff, state.get(state.SELECTED),
-                               {k: v[0] for k, v in converted.items()})
+        state.put_together(writes)  # an echo of an older drawing
+        return
+    work = design.copy()  # the session's design changes only in the one write below
+    outcome = edits.apply_diff(work, diff, selected, {k: v[0] for k, v in converted.items()})
     for canvas_id, node_id in outcome.converted.items():
         converted.setdefault(canvas_id, (node_id, shown))
-    drafts_changed = set(outcome.drafts) != set(state.get(state.DRAFTS))
-    state.put(state.DRAFTS, outcome.drafts)
-    state.put(state.SELECTED, outcome.selected)
-    for message in outcome.messages:
-        state.flash("warning", message)
+    writes[state.CONVERTED] = converted
+    writes[state.DRAFTS] = outcome.drafts
+    writes[state.SELECTED] = outcome.selected
+    if outcome.messages:
+        writes[state.FLASH] = flashes + [("warning", m) for m in outcome.messages]
     if outcome.changed or outcome.moved:
-        _commit(design, redraw=outcome.changed, fresh_widgets=outcome.changed)
+        writes[state.DESIGN] = work
+        writes[state.UNSAVED] = work.to_json(indent=None)
+        if outcome.changed:
+            writes[state.REVISION] = revision + 1
+    drafts_changed = set(outcome.drafts) != set(drafts_before)
     if outcome.changed or shown != latest or (drafts_changed and outcome.drafts):
-        state.put(state.REDRAW, True)
+        writes[state.REDRAW] = True
+    state.put_together(writes)
+    _save_unsaved()
+
+
+def _shows(seen: edits.CanvasReport, latest: int, flow) -> bool:
+    """Whether the canvas's report was made on the latest drawing."""
+    drawn = flow is not None and bool(flow.nodes)
+    return set(seen.drawings) == ({latest} if drawn else set())
+
+
+def _save_unsaved() -> None:
+    """Record a design change a canvas fold made in the undo history and the store.
+
+    Both are idempotent, so a run stopped midway leaves the next run to do it again.
+    """
+    snapshot = state.get(state.UNSAVED)
+    if snapshot is None:
+        return
+    state.get(state.HISTORY).push(snapshot)
+    _store().save_design(state.get(state.DESIGN_ID), snapshot)
+    state.put(state.UNSAVED, None)
 
 
 def _canvas(design: Design, report: Report) -> None:
-    """Draw the canvas; a new drawing is made only when the design's faces changed."""
+    """Draw the canvas; a new drawing is made only when the design's faces changed.
+
+    The view is fitted to the nodes when the canvas is new in the page, when a
+    design is opened and when nodes were added (a node below the others could be
+    out of sight); otherwise (parameters, moves, connections, deletions) the
+    zoom and pan stay as the person left them.
+    """
+    if state.CANVAS_WIDGET not in st.session_state:  # mounted, and has not spoken yet
+        state.put(state.FIT, FIT_REPORTS)
     flow = state.get(state.FLOW)
     if flow is None or state.get(state.REDRAW):
+        previous = {n.id for n in flow.nodes} if flow is not None else set()
         drawing = state.get(state.DRAWING) + 1
         drafts = state.get(state.DRAFTS)
-        previous = state.get(state.FLOW)
+        # Stamped with the canvas's last report read: a canvas that has done
+        # something since refuses it, and its report asks for a new one.
         flow = canvas.build_state(design, report, state.get(state.SELECTED), drafts,
-                                  drawing=drawing,
-                                  after=previous.timestamp if previous is not None else None)
+                                  drawing=drawing, stamp=state.get(state.FLOW_SEEN))
         drawings = state.get(state.DRAWINGS)
         made_at = int(time.time() * 1000)
         drawings[drawing] = (design.to_json(indent=None), dict(drafts), made_at)
         for old in [n for n in drawings if n <= drawing - KEEP_DRAWINGS]:
             del drawings[old]
+        if {n.id for n in flow.nodes} - previous:
+            state.put(state.FIT, FIT_REPORTS)
         state.put(state.DRAWING, drawing)
         state.put(state.FLOW, flow)
         state.put(state.REDRAW, False)
     # What the component returns is its last report, already folded in by
     # _fold_canvas_event at the top of this run.
-    canvas.draw(flow)
+    canvas.draw(flow, fit=state.get(state.FIT) > 0)
 
 
 def _inspector(design: Design, report: Report) -> None:
@@ -654,12 +724,37 @@ def _input_order(design: Design, node_id: str, layer_type: catalog.LayerType,
 # -- the page -------------------------------------------------------------------------
 
 
+def _run_lock() -> threading.Lock:
+    with _RUN_LOCK_GUARD:  # two first runs of a session must not make two locks
+        return state.get(state.RUN_LOCK)
+
+
 def render() -> None:
-    """Draw the Build page."""
+    """Draw the Build page.
+
+    A new canvas report makes Streamlit stop the running page run and start the
+    next one at once, in another thread, while the stopped one goes on until its
+    next Streamlit call. Both would fold a report into the same design and
+    drawings (a pane-made node was then converted twice and the canvas never
+    redrawn). The per-session lock makes the new run wait for the stopped one.
+    """
+    lock = _run_lock()
+    acquired = lock.acquire(timeout=RUN_LOCK_WAIT)
+    try:
+        _render()
+    finally:
+        if acquired:
+            lock.release()
+
+
+def _render() -> None:
     design = open_design()
     if design is None:
         return
     store = _store()
+    state.finish_puts()  # what a stopped run left half written
+    _save_unsaved()
+    design = _design()
     _fold_canvas_event(design)
     design = _design()
     # Fixed containers keep the canvas at the same place in the page's element tree

@@ -6,9 +6,9 @@ them, and turns what the component returns into a plain
 this module only.
 
 How streamlit-flow-component 1.6.1 behaves (see the design notes): the state is
-kept in session_state and passed back every run; a state with a newer timestamp
-than the browser's replaces what the browser shows; node text is Markdown with
-raw HTML allowed, so everything from a design is escaped here.
+kept in session_state and passed back every run; a state whose timestamp is not
+older than the component's last event replaces what the browser shows; node text
+is Markdown with raw HTML allowed, so everything from a design is escaped here.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ HEIGHT = 640
 NODE_WIDTH = 230
 COMPONENT_TITLE = "streamlit_flow.streamlit_flow"
 DRAWING_KEY = "nc_drawing"  # extra keys in node data survive the round trip
-AHEAD_MS = 3_600_000  # drawings are stamped an hour ahead: see build_state
 
 OK_STYLE = {"background": "#ffffff", "border": "1px solid #8a94a6"}
 INPUT_STYLE = {"background": "#eef5ff", "border": "1px solid #4a7bd0"}
@@ -114,18 +113,20 @@ def edge_labels(design: Design) -> dict[tuple[str, str, int], str]:
 
 def build_state(design: Design, report: Report, selected: str | None,
                 drafts: dict[str, Draft], drawing: int = 0,
-                after: int | None = None) -> StreamlitFlowState:
+                stamp: int | None = None) -> StreamlitFlowState:
     """The component state that draws ``design`` with its analysis.
 
     Args:
         drawing: this drawing's number, stamped on every node so that a report the
             canvas made before showing it can be read against it (edits.drawing_shown).
-        after: the timestamp of the previous drawing; the new one is later.
+        stamp: the timestamp of the canvas's last report that was read (the
+            browser's clock); None before it has said anything (then the clock now:
+            a newly mounted canvas takes its first state whatever the time).
 
-    The component shows a state only when its timestamp is not older than the
-    component's last event. Every report is merged against the drawing it was
-    made on (see build_page), so a drawing may safely replace what the browser
-    shows: its timestamp is set ahead of the clock, and the browser always takes it.
+    The component shows a state only when its timestamp is not older than its
+    own last event (each report, each state it took). Stamped with the last report
+    read, a drawing replaces only what Python has seen: a canvas that has done
+    something since refuses it, and its report of that makes the next drawing.
     """
     nodes = []
     drawn: set[str] = set()
@@ -172,9 +173,7 @@ def build_state(design: Design, report: Report, selected: str | None,
             focusable=True, label=label, label_show_bg=bool(label),
             label_style={"fontSize": "11px"}, style={"strokeWidth": 1.5},
         ))
-    timestamp = int(time.time() * 1000) + AHEAD_MS
-    if after is not None and timestamp <= after:
-        timestamp = after + 1
+    timestamp = stamp if isinstance(stamp, int) else int(time.time() * 1000)
     return StreamlitFlowState(nodes=nodes, edges=edges, selected_id=selected,
                               timestamp=timestamp)
 
@@ -229,11 +228,20 @@ def report_of(flow: StreamlitFlowState) -> CanvasReport:
                         drawings=drawings)
 
 
-def draw(flow: StreamlitFlowState, height: int = HEIGHT) -> StreamlitFlowState:
-    """Show the canvas; returns the component's last report as a state (see pending_report)."""
+def draw(flow: StreamlitFlowState, fit: bool = True,
+         height: int = HEIGHT) -> StreamlitFlowState:
+    """Show the canvas; returns the component's last report as a state (see pending_report).
+
+    Args:
+        fit: fit the view to the nodes. The component refits after each of its
+            layouts (it lays out after every state it takes) while this is on, so
+            it is on only until a drawing has been fitted; otherwise zoom and pan
+            stay as the person left them. Its controls (bottom left) include a
+            fit-view button.
+    """
     _delete_key_bridge()
     return streamlit_flow(
-        state.CANVAS_WIDGET, flow, height=height, fit_view=True, show_controls=True,
+        state.CANVAS_WIDGET, flow, height=height, fit_view=fit, show_controls=True,
         show_minimap=False, allow_new_edges=True, animate_new_edges=False,
         get_node_on_click=True, get_edge_on_click=False, pan_on_drag=True, allow_zoom=True,
         min_zoom=0.2, enable_pane_menu=True, enable_node_menu=True, enable_edge_menu=True,

@@ -7,6 +7,7 @@ misspelt in one place and a default cannot differ between two.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,11 +44,21 @@ REVISION = Key("nc_revision", lambda: 0, "Bumped when the design is replaced; in
                "widgets are keyed by it so they start from the new values.")
 FLASH = Key("nc_flash", list, "(level, message) pairs shown once at the top of the page.")
 UPLOAD_NONCE = Key("nc_upload_nonce", lambda: 0, "Bumped after an upload to clear the uploader.")
+RUN_LOCK = Key("nc_run_lock", threading.Lock, "Held by the Build page while it folds the "
+               "canvas's report into the design and draws: with fast reruns Streamlit starts a "
+               "new run before the stopped one has ended, and two runs must not edit at once.")
 CONFIRM_DELETE = Key("nc_confirm_delete", lambda: None, "Design id awaiting delete confirmation.")
+FIT = Key("nc_fit", lambda: 0, "Canvas reports of the latest drawing still to wait for before "
+          "the canvas keeps its zoom and pan (the component refits after every layout while "
+          "its fit_view is on); 0 keeps the person's view.")
+PENDING = Key("nc_pending", lambda: None, "Values put_together has not finished writing, by "
+              "key name (a run stopped midway leaves them to the next run), or None.")
+UNSAVED = Key("nc_unsaved", lambda: None, "A design snapshot (JSON) a canvas fold made, not yet "
+              "in the undo history and the store, or None.")
 
 ALL_KEYS = (DESIGN_ID, DESIGN, HISTORY, SELECTED, FLOW, FLOW_SEEN, DRAWING, DRAWINGS,
             REDRAW, DRAFTS, CONVERTED, REVISION,
-            FLASH, UPLOAD_NONCE, CONFIRM_DELETE)
+            FLASH, UPLOAD_NONCE, CONFIRM_DELETE, FIT, PENDING, UNSAVED)
 
 # The canvas component's own widget key: Streamlit stores the component's latest
 # value (nodes, edges, selectedId, timestamp) under it. Tests drive the canvas by
@@ -79,6 +90,28 @@ def get(key: Key) -> Any:
 
 def put(key: Key, value: Any) -> None:
     st.session_state[key.name] = value
+
+
+def put_together(values: dict[Key, Any]) -> None:
+    """Write several keys so that a stopped run cannot leave only some of them written.
+
+    Every session_state access is a point where Streamlit stops a run whose successor
+    has been asked for (a new canvas report does that). The values are first stored
+    under one key, in one write, then copied to their own keys; :func:`finish_puts`
+    at the start of the next run completes a copy that was cut short.
+    """
+    put(PENDING, {key.name: value for key, value in values.items()})
+    finish_puts()
+
+
+def finish_puts() -> None:
+    """Complete the writes of a :func:`put_together` that a stopped run left unfinished."""
+    pending = get(PENDING)
+    if not pending:
+        return
+    for name, value in pending.items():
+        st.session_state[name] = value
+    put(PENDING, None)
 
 
 def widget_key(prefix: str, *parts: object) -> str:

@@ -6,6 +6,8 @@ on each other's leftovers in the shared server.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -137,12 +139,6 @@ def test_build_connect_edit_mistake_reload(app_url, page, shot):
     shot(page, "6-deleted")
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Known bug (issue 3 stays open): on a fresh server, the first node made with the pane "
-           "menu is converted on the Python side (the design and inspector show input_1) but the "
-           "component keeps drawing its own raw node instead of the redraw.",
-)
 def test_pane_menu_types_a_layer(app_url, page, shot):
     open_new_design(page, app_url)
     frame = page.locator(CANVAS)
@@ -171,3 +167,47 @@ def test_pane_menu_types_a_layer(app_url, page, shot):
     shot(page, "1-pane-menu")
     # The design itself holds only the layer that was understood.
     expect(page.get_by_text("1 layer ·", exact=False)).to_be_visible()
+
+
+def viewport(page: Page) -> str:
+    """The canvas's zoom and pan, as the transform of its viewport."""
+    return canvas(page).locator(".react-flow__viewport").evaluate("e => e.style.transform")
+
+
+def zoom_of(transform: str) -> float:
+    return float(re.search(r"scale\(([0-9.]+)\)", transform).group(1))
+
+
+def test_zoom_and_pan_are_kept_when_a_parameter_changes(app_url, page, shot):
+    open_new_design(page, app_url)
+    add_from_palette(page, "Input", "input_1")
+    add_from_palette(page, "Dense", "dense_1")
+    expect(edge(page, "input_1", "dense_1")).to_have_count(1)
+    settle(page)
+    fitted = viewport(page)
+
+    # Zoom with the mouse wheel over the canvas: out, since two fitted nodes are
+    # drawn at the component's largest zoom already.
+    box = page.locator(CANVAS).bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 3)
+    page.mouse.wheel(0, 400)
+    settle(page)
+    zoomed = viewport(page)
+    assert zoom_of(zoomed) < zoom_of(fitted) / 1.2, (fitted, zoomed)
+    shot(page, "1-zoomed")
+
+    # A parameter change redraws the node, and the view stays where the person put it.
+    expect(node_id_field(page)).to_have_value("dense_1")
+    units = page.get_by_label("Units", exact=True)
+    settle(page)
+    units.fill("10")
+    units.press("Enter")
+    expect(node(page, "dense_1")).to_contain_text("(None, 10)")
+    settle(page, 1500)
+    assert viewport(page) == zoomed
+    shot(page, "2-zoom-kept")
+
+    # The canvas's own controls still fit the view on demand.
+    canvas(page).locator(".react-flow__controls-fitview").click()
+    expect(canvas(page).locator(".react-flow__viewport")).not_to_have_attribute(
+        "style", re.compile(re.escape(zoomed)))

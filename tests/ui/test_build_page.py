@@ -335,3 +335,65 @@ def test_a_pane_node_reported_twice_becomes_one_layer(home):
     design = design_of(at)
     assert [(n.id, n.type) for n in design.nodes] == [("input_1", "Input")]
     assert at.session_state[state.SELECTED.name] == "input_1"
+
+
+def test_a_drawing_is_stamped_with_the_last_report_and_resent_when_not_shown(home):
+    """Issue 3: a canvas that moved on refuses an older drawing; its next report asks again."""
+    at = ok(run())
+    at = click(at, state.PALETTE, "Input")
+    at = send_canvas(at)  # the canvas shows the drawing with input_1
+    seen = at.session_state[state.FLOW_SEEN.name]
+    old_flow = at.session_state[state.FLOW.name]
+    at = click(at, state.PALETTE, "Dense")
+    flow = at.session_state[state.FLOW.name]
+    assert flow.timestamp == seen  # taken only by a canvas that has not acted since
+    drawing = at.session_state[state.DRAWING.name]
+    # The canvas spoke again still showing the older drawing (it refused the newer one).
+    later = now_ms()
+    at.session_state[state.CANVAS_WIDGET] = {
+        "nodes": [n.asdict() for n in old_flow.nodes], "edges": [], "selectedId": None,
+        "timestamp": later}
+    ok(at.run())
+    assert [n.id for n in design_of(at).nodes] == ["input_1", "dense_1"]
+    assert at.session_state[state.DRAWING.name] == drawing + 1
+    assert at.session_state[state.FLOW.name].timestamp == later
+    # Once the canvas shows the latest drawing, nothing is drawn again.
+    at = send_canvas(at)
+    assert at.session_state[state.DRAWING.name] == drawing + 1
+
+
+def test_a_canvas_fold_cut_short_by_a_stopped_run_is_finished_by_the_next(home):
+    at = ok(run())
+    at = click(at, state.PALETTE, "Input")
+    done = design_of(at).copy()
+    done.nodes[0].id = "pixels"
+    # What a stopped run leaves: the fold's values written under one key only.
+    at.session_state[state.PENDING.name] = {state.DESIGN.name: done,
+                                            state.SELECTED.name: "pixels",
+                                            state.UNSAVED.name: done.to_json(indent=None),
+                                            state.REDRAW.name: True}
+    ok(at.run())
+    assert [n.id for n in design_of(at).nodes] == ["pixels"]
+    assert at.session_state[state.SELECTED.name] == "pixels"
+    assert at.session_state[state.PENDING.name] is None
+    assert [n.id for n in at.session_state[state.FLOW.name].nodes] == ["pixels"]
+    # Saved too: a new session (a refresh) opens it.
+    assert [n.id for n in design_of(ok(run())).nodes] == ["pixels"]
+
+
+def test_the_view_is_fitted_for_new_nodes_and_kept_for_parameter_changes(home):
+    at = ok(run())
+    at = click(at, state.PALETTE, "Input")
+    at = click(at, state.PALETTE, "Dense")
+    assert at.session_state[state.FIT.name] == 2  # nodes were added: fit after the layout
+    at = send_canvas(at)  # the component took the drawing
+    at = send_canvas(at)  # and laid it out (then fitted it)
+    assert at.session_state[state.FIT.name] == 0
+    revision = at.session_state[state.REVISION.name]
+    units = at.number_input(key=state.widget_key(state.INSPECTOR, revision, "dense_1", "units"))
+    units.set_value(10).run()
+    ok(at)
+    at = send_canvas(at)
+    at = send_canvas(at)
+    assert design_of(at).node("dense_1").params["units"] == 10
+    assert at.session_state[state.FIT.name] == 0  # the person's zoom and pan stay
