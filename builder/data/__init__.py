@@ -49,11 +49,14 @@ class SplitArrays:
             reconstruction the stored inputs again (the target is the model input).
         raw: ``raw(limit)`` gives the raw inputs of the first ``limit`` rows (all
             when None), in the form the end-to-end model takes.
+        labels: reconstruction only: the class ids the samples had, kept beside the
+            data for the Explore page (training never sees them), or None.
     """
 
     x: Any
     y: Any
     raw: Callable[[int | None], Any]
+    labels: Any = None
 
     def __len__(self) -> int:
         return int(len(self.y))
@@ -211,6 +214,11 @@ class PreparedData:
                 # unbatch() forgets the length; Keras needs it for steps per epoch.
                 ds = ds.unbatch().apply(
                     tf.data.experimental.assert_cardinality(len(self._split(split))))
+                # A batch-map-unbatch has nothing for tf.data's default graph rewrites
+                # to gain; skipping them makes the first element ~30 ms sooner.
+                options = tf.data.Options()
+                options.experimental_optimization.apply_default_optimizations = False
+                ds = ds.with_options(options)
             if self.cache:
                 ds = ds.cache()
             self._datasets[split] = ds

@@ -500,7 +500,10 @@ def prepare_images(
     counts = Counter(labels.tolist())
     return PreparedData(
         kind="images", task=task,
-        splits={name: SplitArrays(x=pixels[part], y=y[part], raw=raw_for(part))
+        # Reconstruction keeps the class ids beside the images, unused by training, so
+        # Explore can colour the code space by them.
+        splits={name: SplitArrays(x=pixels[part], y=y[part], raw=raw_for(part),
+                                  labels=labels[part] if task == "reconstruction" else None)
                 for name, part in cuts.items()},
         preprocessing_factory=partial(_preprocessing, size, channels),
         input_shape=(size[0], size[1], channels), input_dtype="float32",
@@ -515,5 +518,7 @@ def prepare_images(
         notes=notes,
         info=dict(class_counts={source.class_names[k]: int(v) for k, v in sorted(counts.items())},
                   skipped=[{"file": s.name, "reason": s.reason} for s in source.skipped + bad],
-                  empty_classes=list(source.empty_classes)),
+                  empty_classes=list(source.empty_classes),
+                  **({"label_names": list(source.class_names)} if task == "reconstruction"
+                     else {})),
     )

@@ -121,6 +121,37 @@ def spirals(n: int = 600, arms: int = 3, noise: float = 0.2, seed: int = 0) -> p
                          "label": np.asarray(labels)[order]})
 
 
+def waveforms(n: int = 900, steps: int = 48, noise: float = 0.35, seed: int = 5) -> pd.DataFrame:
+    """Noisy short series to classify by shape: sine, square or sawtooth waves.
+
+    Each row is one series of ``steps`` readings (columns ``t01``, ``t02``...) with
+    a random period (8 to 24 steps), phase, amplitude and offset, plus Gaussian
+    noise; the ``shape`` column names the wave. Read in order, the readings are a
+    sequence: reshape them to ``(steps, 1)`` for an LSTM or GRU.
+    """
+    rng = np.random.default_rng(seed)
+    shapes = ("sawtooth", "sine", "square")
+    labels = np.asarray([shapes[i % len(shapes)] for i in range(n)])
+    rng.shuffle(labels)
+    t = np.arange(steps, dtype=np.float64)
+    period = rng.uniform(8.0, 24.0, size=(n, 1))
+    phase = rng.uniform(0.0, 1.0, size=(n, 1))
+    cycle = (t[None, :] / period + phase) % 1.0  # 0..1 within each period
+    wave = np.where(labels[:, None] == "sine", np.sin(2 * np.pi * cycle),
+                    np.where(labels[:, None] == "square", np.where(cycle < 0.5, 1.0, -1.0),
+                             2.0 * cycle - 1.0))
+    amplitude = rng.uniform(0.7, 1.3, size=(n, 1))
+    offset = rng.normal(0.0, 0.2, size=(n, 1))
+    values = amplitude * wave + offset + rng.normal(0.0, noise, size=(n, steps))
+    frame = pd.DataFrame(values.round(4), columns=[f"t{i + 1:02d}" for i in range(steps)])
+    frame["shape"] = labels
+    return frame
+
+
+def _waveforms():
+    return _table(waveforms(), "waveforms", ["shape"], task="multiclass")
+
+
 def _toy(maker: str):
     from sklearn.datasets import make_circles, make_moons
 
@@ -154,6 +185,10 @@ SAMPLES: tuple[Sample, ...] = (
     Sample("energy", "Hourly temperature and demand", "timeseries", "regression",
            "1,500 generated hours with daily and weekly cycles; forecast the next hours of "
            "demand from a window of the past.", _series),
+    Sample("waveforms", "Waveform shapes (sequences)", "tabular", "multiclass",
+           "900 noisy series of 48 readings each (columns t01-t48), each a sine, square or "
+           "sawtooth wave of random period and phase; classify the shape. Read in order, a "
+           "row is a sequence: reshape it to (48, 1) for an LSTM or GRU.", _waveforms),
     Sample("spirals", "Spirals (2-D)", "tabular", "multiclass",
            "600 points on three interleaved spiral arms: a classic that needs hidden layers.",
            lambda: _toy("spirals")),

@@ -35,10 +35,18 @@ import keras
 import numpy as np
 import pandas as pd
 
+from builder.custom_layers import (
+    DATE_FEATURES,
+    DATE_PATTERN,
+    TIME_FEATURE,
+    DateFeatures,
+    FillMissing,
+    MissingIndicator,
+)
 from builder.data import EPSILON, PreparedData, SplitArrays
 from builder.data.errors import DataError
 
-COLUMN_KINDS = ("numeric", "categorical", "text", "id")
+COLUMN_KINDS = ("numeric", "categorical", "text", "date", "id")
 TASK_CHOICES = ("binary", "multiclass", "regression")
 ENCODINGS = ("auto", "utf-8", "cp1252", "latin-1", "utf-16", "utf-8-sig")
 ENCODING_NAMES = {
@@ -71,41 +79,8 @@ _MAGIC = (
     (b"\x7fELF", "a program, not data", "Choose a CSV text file."),
 )
 
+_SPACES = re.compile(r"\s+")
 _ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|index|key|row)$|^unnamed: ?\d+$", re.IGNORECASE)
-
-
-# ---------------------------------------------------------------------------
-# Keras layers the preprocessing model needs and Keras does not have.
-
-
-@keras.saving.register_keras_serializable(package="neural_canvas")
-class FillMissing(keras.layers.Layer):
-    """Replaces NaN (a missing number) with a fixed value per feature."""
-
-    def __init__(self, values, **kwargs):
-        super().__init__(**kwargs)
-        self.values = [float(v) for v in np.ravel(values)]
-
-    def call(self, inputs):
-        fill = keras.ops.cast(keras.ops.convert_to_tensor(self.values), inputs.dtype)
-        return keras.ops.where(keras.ops.isnan(inputs), fill, inputs)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "values": list(self.values)}
-
-
-@keras.saving.register_keras_serializable(package="neural_canvas")
-class MissingIndicator(keras.layers.Layer):
-    """1.0 where a number is missing (NaN), else 0.0."""
-
-    def call(self, inputs):
-        return keras.ops.cast(keras.ops.isnan(inputs), "float32")
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
 
 
 # ---------------------------------------------------------------------------
@@ -154,12 +129,13 @@ class TabularSource:
     mode: str = "tabular"
     description: str = ""
     _columns: dict[str, ColumnInfo] | None = field(default=None, repr=False)
+    _missing: dict[str, int] | None = field(default=None, repr=False)  # counted on reading
 
     @property
     def columns(self) -> dict[str, ColumnInfo]:
         """Detected column types (computed once)."""
         if self._columns is None:
-            self._columns = detect_columns(self.frame)
+            self._columns = detect_columns(self.frame, missing=self._missing)
         return self._columns
 
 
@@ -323,32 +299,47 @@ def load_csv(
         raise DataError(f"'{name}' is too large to load into memory here.",
                         "Use a sample of the rows (the first 100,000 are plenty to start).",
                         code="too_large") from exc
-    if skipped:
-        notes.append(f"Skipped {skipped:,} malformed row(s) with more fields than the header.")
-    _check_frame(frame, name)
+    frame = _ragged_rows(frame, skipped, source, name, encoding, delimiter, skip_bad_rows,
+                         notes)
+    missing = _missing_counts(frame)
+    _check_frame(frame, name, missing)
     frame.columns = _clean_names(frame.columns)
     if all(_is_number(c) for c in frame.columns):
         notes.append("The first row looks like numbers, not column names; it was used as the "
                      "header. Add a header row if it is data.")
     return TabularSource(frame=frame, name=name, encoding=encoding, delimiter=delimiter,
-                         notes=notes)
+                         notes=notes, _missing=dict(zip(frame.columns, missing)))
 
 
 def _parse(source, size: int, encoding: str, delimiter: str, skip_bad_rows: bool):
-    # pandas reads UTF-8 by default; naming it explicitly makes the C parser slower.
-    kwargs = dict(sep=delimiter, encoding=None if encoding == "utf-8" else encoding,
-                  on_bad_lines="warn" if skip_bad_rows else "error")
+    """The table, and ``(line, fields)`` of each row with more fields than the header.
+
+    Such rows are judged afterwards with the short rows (see _ragged_rows). The
+    parser is asked to fail on the first: skipping them with a warning makes it
+    run at half speed, so that is done only when the file has some.
+    """
+    try:
+        return _read(source, size, encoding, delimiter, "error"), []
+    except pd.errors.ParserError as exc:
+        if not re.search(r"Expected \d+ fields in line \d+, saw \d+", str(exc)):
+            raise
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            if size <= IN_MEMORY_LIMIT:
-                frame = pd.read_csv(io.BytesIO(bytes(source)), **kwargs)
-            else:
-                frame = _read_via_temp(bytes(source), kwargs)
-        else:
-            frame = pd.read_csv(source, **kwargs)
-    skipped = sum(str(w.message).count("Skipping line") for w in caught)
+        frame = _read(source, size, encoding, delimiter, "warn")
+    skipped = [(int(line), int(saw)) for w in caught for line, saw in
+               re.findall(r"Skipping line (\d+): expected \d+ fields, saw (\d+)", str(w.message))]
     return frame, skipped
+
+
+def _read(source, size: int, encoding: str, delimiter: str, on_bad_lines: str) -> pd.DataFrame:
+    # pandas reads UTF-8 by default; naming it explicitly makes the C parser slower.
+    kwargs = dict(sep=delimiter, encoding=None if encoding == "utf-8" else encoding,
+                  on_bad_lines=on_bad_lines)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if size <= IN_MEMORY_LIMIT:
+            return pd.read_csv(io.BytesIO(bytes(source)), **kwargs)
+        return _read_via_temp(bytes(source), kwargs)
+    return pd.read_csv(source, **kwargs)
 
 
 def _read_via_temp(data: bytes, kwargs: dict) -> pd.DataFrame:
@@ -360,6 +351,123 @@ def _read_via_temp(data: bytes, kwargs: dict) -> pd.DataFrame:
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
+
+
+BAD_ROW_SHARE = 0.01  # ragged rows up to this share of the rows are left out with a note
+
+
+def _ragged_rows(frame: pd.DataFrame, long_rows: list[tuple[int, int]], source, name: str,
+                 encoding: str, delimiter: str, skip_bad_rows: bool,
+                 notes: list[str]) -> pd.DataFrame:
+    """Leave out rows with more or fewer fields than the header, or refuse the file.
+
+    pandas fills a short row with missing values without a word, and skips long
+    rows when told to. Both are malformed: a few (at most ``BAD_ROW_SHARE`` of the
+    rows, or any number with ``skip_bad_rows``) are left out with a note naming
+    them; more make a DataError naming the first rows and the fix.
+    """
+    short = _short_rows(frame, source, encoding, delimiter, [line for line, _ in long_rows])
+    if not long_rows and not short:
+        return frame
+    width = frame.shape[1]
+    bad = sorted([(line, saw, "long") for line, saw in long_rows]
+                 + [(line, saw, "short") for _, line, saw in short])
+    total = len(frame) + len(long_rows)
+    if not skip_bad_rows and len(bad) > BAD_ROW_SHARE * total:
+        if len(bad) == 1:
+            line, saw, _ = bad[0]
+            problem = (f"Row {line} of '{name}' has {saw} field{'s' * (saw != 1)} but the "
+                       f"header has {width} (ragged rows).")
+        else:
+            shown = ", ".join(f"row {line} has {saw}" for line, saw, _ in bad[:5])
+            more = f", and {len(bad) - 5:,} more rows" if len(bad) > 5 else ""
+            problem = (f"{len(bad):,} rows of '{name}' do not have the header's {width} "
+                       f"fields (ragged rows): {shown}{more}.")
+        raise DataError(
+            problem,
+            "Fix those rows (a value holding the delimiter needs quotes; a missing value "
+            "still needs its delimiter, e.g. 'a,,c'), or tick 'Skip malformed rows' to "
+            "leave them out. Rows are counted as in a spreadsheet, the header being row 1.",
+            code="ragged_rows",
+        )
+    if short:
+        keep = np.ones(len(frame), bool)
+        keep[[index for index, _, _ in short]] = False
+        numbered = isinstance(frame.index, pd.RangeIndex)
+        frame = frame.iloc[keep]
+        if numbered:  # row names (R's write.csv) stay as they are
+            frame = frame.reset_index(drop=True)
+    for kind, word in (("short", "fewer"), ("long", "more")):
+        lines = [line for line, _, k in bad if k == kind]
+        if lines:
+            shown = ", ".join(str(line) for line in lines[:5])
+            more = f" and {len(lines) - 5:,} more" if len(lines) > 5 else ""
+            label = "row" if len(lines) == 1 else "rows"
+            notes.append(f"Skipped {len(lines):,} malformed row(s) with {word} fields than the "
+                         f"header's {width} ({label} {shown}{more}, the header being row 1).")
+    return frame
+
+
+def _short_rows(frame: pd.DataFrame, source, encoding: str, delimiter: str,
+                skipped_lines: list[int]) -> list[tuple[int, int, int]]:
+    """Rows that had fewer fields than the header: ``(index, line, fields)`` each.
+
+    A short row ends in missing values, so only rows whose last value is missing
+    are candidates (none, in most files: then this costs one column check). The
+    text is then read again, line by line when it has no quotes, else with the
+    csv module (quoted values may hold line breaks).
+    """
+    width = frame.shape[1]
+    if width < 2 or len(frame) == 0:
+        return []
+    candidates = np.flatnonzero(frame.iloc[:, -1].isna().to_numpy())
+    if len(candidates) == 0:
+        return []
+    data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else (
+        Path(source).read_bytes())
+    text = data.decode(encoding, errors="replace")
+    skipped = set(skipped_lines)
+    if '"' not in text:
+        lines = text.split("\n")
+        starts = [i + 1 for i, line in enumerate(lines) if line.strip()]  # 1-based
+        records = [number for number in starts if number not in skipped] if skipped else starts
+        found = []
+        for index in candidates:
+            if index + 1 >= len(records):
+                break
+            line = records[index + 1]  # records[0] is the header
+            fields = lines[line - 1].count(delimiter) + 1
+            if fields < width:
+                found.append((int(index), line, fields))
+        return found
+    wanted = set(int(i) for i in candidates)
+    found, index, previous = [], -1, 0
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        for fields in reader:
+            start, previous = previous + 1, reader.line_num
+            if not fields or (len(fields) == 1 and not fields[0].strip()) or start in skipped:
+                continue
+            if index >= 0 and index in wanted and len(fields) < width:
+                found.append((index, start, len(fields)))
+            index += 1
+    except csv.Error:
+        return found
+    return found
+
+
+def _missing_counts(frame: pd.DataFrame) -> list[int]:
+    """Missing values per column (by position), without DataFrame-wide passes."""
+    counts = []
+    for i in range(frame.shape[1]):
+        series = frame.iloc[:, i]
+        if series.dtype == np.float64:
+            counts.append(int(np.count_nonzero(np.isnan(series.to_numpy()))))
+        elif series.dtype.kind in "iub":
+            counts.append(0)
+        else:
+            counts.append(int(series.isna().sum()))
+    return counts
 
 
 def _parser_error(name: str, message: str) -> DataError:
@@ -384,7 +492,7 @@ def _parser_error(name: str, message: str) -> DataError:
                      code="bad_csv")
 
 
-def _check_frame(frame: pd.DataFrame, name: str) -> None:
+def _check_frame(frame: pd.DataFrame, name: str, missing: list[int]) -> None:
     if frame.shape[1] == 0:
         raise DataError(f"'{name}' has no columns.",
                         "Choose a CSV file with a header row and at least one data row.",
@@ -397,7 +505,7 @@ def _check_frame(frame: pd.DataFrame, name: str) -> None:
         raise DataError(
             f"'{name}' has a header ({frame.shape[1]} column(s)) but no data rows.",
             "Add rows below the header, or choose another file.", code="header_only")
-    if frame.dropna(how="all").empty:
+    if all(count == len(frame) for count in missing):
         raise DataError(f"'{name}' has {len(frame):,} rows but every value is empty.",
                         "Choose a file with data in it.", code="no_values")
 
@@ -433,14 +541,16 @@ def frame_source(frame: pd.DataFrame, name: str = "table", **kwargs) -> TabularS
 # Column types.
 
 
-def detect_columns(frame: pd.DataFrame, sample_rows: int = DETECT_SAMPLE) -> dict[str, ColumnInfo]:
-    """Guess each column's kind: numeric, categorical, text or id (ignored).
+def detect_columns(frame: pd.DataFrame, sample_rows: int = DETECT_SAMPLE,
+                   missing: Mapping[str, int] | None = None) -> dict[str, ColumnInfo]:
+    """Guess each column's kind: numeric, categorical, text, date or id (ignored).
 
     Uniqueness is judged on the first ``sample_rows`` rows, so detection stays fast
     on a million rows; missing counts are over all rows.
     """
     sample = frame.head(sample_rows)
-    missing = len(frame) - frame.count()
+    if missing is None or set(missing) != set(frame.columns):
+        missing = dict(zip(frame.columns, _missing_counts(frame)))
     return {
         column: _detect_one(column, sample[column], int(missing[column]))
         for column in frame.columns
@@ -448,8 +558,14 @@ def detect_columns(frame: pd.DataFrame, sample_rows: int = DETECT_SAMPLE) -> dic
 
 
 def _detect_one(name: str, sample: pd.Series, missing: int) -> ColumnInfo:
-    values = sample.dropna()
-    unique = int(values.nunique())
+    if sample.dtype == np.float64:  # the common case, in NumPy: a third of the time
+        floats = sample.to_numpy()
+        floats = floats[~np.isnan(floats)]
+        values = pd.Series(floats, copy=False)
+        unique = len(pd.unique(floats))
+    else:
+        values = sample.dropna()
+        unique = int(values.nunique())
     dtype = str(sample.dtype)
 
     def info(kind: str, reason: str) -> ColumnInfo:
@@ -457,6 +573,8 @@ def _detect_one(name: str, sample: pd.Series, missing: int) -> ColumnInfo:
 
     if len(values) == 0:
         return info("id", "every value is missing")
+    if pd.api.types.is_datetime64_any_dtype(sample.dtype):
+        return info("date", "dates")
     if pd.api.types.is_bool_dtype(sample.dtype):
         return info("numeric", "true/false values")
     if pd.api.types.is_numeric_dtype(sample.dtype):
@@ -472,9 +590,15 @@ def _detect_one(name: str, sample: pd.Series, missing: int) -> ColumnInfo:
             return info("numeric", "a single value (it carries no information)")
         return info("numeric", "numbers")
     text = values.head(2000).astype(str)
-    lengths = text.str.len()
-    words = text.str.count(r"\s+") + 1
-    if float(words.median()) >= 4 or float(lengths.mean()) >= 40:
+    dates = text.str.strip().str.fullmatch(DATE_PATTERN)
+    if float(dates.mean()) >= 0.95:
+        timed = bool((text.str.strip().str.len() >= 16).any())
+        return info("date", "dates and times (YYYY-MM-DD hh:mm)" if timed
+                    else "dates (YYYY-MM-DD)")
+    items = text.tolist()  # Python strings: a loop over them beats a pandas regex map
+    lengths = np.array([len(v) for v in items], dtype=float)
+    words = np.array([len(_SPACES.findall(v)) + 1 for v in items], dtype=float)
+    if float(np.median(words)) >= 4 or float(lengths.mean()) >= 40:
         return info("text", "sentences of several words")
     ratio = unique / max(len(values), 1)
     if _ID_NAME.search(name) or (ratio > 0.95 and len(values) >= 20):
@@ -485,7 +609,8 @@ def _detect_one(name: str, sample: pd.Series, missing: int) -> ColumnInfo:
 
 
 def column_summary(frame: pd.DataFrame, column: str, kind: str, bins: int = 20) -> dict:
-    """Counts for one column's chart: a histogram (numeric) or top labels (others).
+    """Counts for one column's chart: a histogram (numeric), rows per month or year
+    (dates) or top labels (others).
 
     Returns:
         ``{"type": "histogram", "edges": [...], "counts": [...]}`` or
@@ -505,10 +630,28 @@ def column_summary(frame: pd.DataFrame, column: str, kind: str, bins: int = 20) 
         counts, edges = np.histogram(lengths if len(lengths) else np.zeros(0), bins=bins)
         return {"type": "histogram", "edges": edges.tolist(), "counts": counts.tolist(),
                 "label": "words per value"}
+    if kind == "date":
+        return _date_summary(series)
     top = _label_counts(series)
     shown = top.head(20)
     return {"type": "bar", "labels": [str(v) for v in shown.index],
             "counts": [int(c) for c in shown.to_numpy()], "other": int(top.iloc[20:].sum())}
+
+
+def _date_summary(series: pd.Series) -> dict:
+    """Rows per month (per year when the dates span more than three years)."""
+    if not pd.api.types.is_datetime64_any_dtype(series.dtype):
+        series = series.astype("string").str.strip()
+    stamps = pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601").dropna()
+    if stamps.empty:
+        return {"type": "bar", "labels": [], "counts": [], "other": 0, "label": "rows per month"}
+    years, months = stamps.dt.year.to_numpy(), stamps.dt.month.to_numpy()
+    monthly = (years.max() - years.min()) * 12 + 12 <= 36
+    keys = years * 100 + months if monthly else years
+    counts = pd.Series(keys).value_counts().sort_index()
+    labels = [f"{k // 100}-{k % 100:02d}" if monthly else str(k) for k in counts.index]
+    return {"type": "bar", "labels": labels, "counts": [int(c) for c in counts.to_numpy()],
+            "other": 0, "label": "rows per month" if monthly else "rows per year"}
 
 
 def class_balance(frame: pd.DataFrame, target: str) -> pd.Series:
@@ -648,7 +791,7 @@ def _encode_target(frame: pd.DataFrame, target: list[str], task: str | None) -> 
         codes = uniques = None
         if task != "regression":
             # One factorize serves the one-class check, the task and the class indices.
-            codes, uniques = pd.factorize(series, sort=True)
+            codes, uniques = _factorize_sorted(series)
             if len(uniques) < 2:
                 _check_target_values(column, series, len(frame))
             if task is None:
@@ -710,6 +853,17 @@ def split_indices(n: int, validation: float, test: float, seed: int,
     Raises:
         DataError: bad fractions, or too few rows for the splits asked for.
     """
+    return _split(n, validation, test, labels, _shuffle(n, seed))
+
+
+def _shuffle(n: int, seed: int) -> np.ndarray:
+    """The shuffled row order a split with ``seed`` starts from."""
+    return np.random.default_rng(seed).permutation(n)
+
+
+def _split(n: int, validation: float, test: float, labels: np.ndarray | None,
+           order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`split_indices` from the shuffled row order ``order``."""
     for label, value in (("validation", validation), ("test", test)):
         if not 0 <= value <= 0.5:
             raise DataError(f"The {label} share must be between 0 and 0.5; got {value!r}.",
@@ -717,24 +871,35 @@ def split_indices(n: int, validation: float, test: float, seed: int,
     if n < MIN_ROWS:
         raise DataError(f"There are only {n} usable rows; at least {MIN_ROWS} are needed to "
                         "train and check a model.", "Add more rows of data.", code="too_few_rows")
-    rng = np.random.default_rng(seed)
+    # One shuffle of all rows; each class then takes its rows in shuffled order, so
+    # every split comes out shuffled with its classes mixed, without sorting rows.
     if labels is None:
         groups = [np.arange(n)]
     else:
-        by_class = np.argsort(labels, kind="stable")
-        edges = np.flatnonzero(np.diff(labels[by_class])) + 1
-        groups = np.split(by_class, edges)
-    parts: list[list[np.ndarray]] = [[], [], []]
+        labels = np.asarray(labels)
+        if labels.dtype.kind not in "iu" or (len(labels) and labels.min() < 0):
+            labels = np.unique(labels, return_inverse=True)[1].ravel()
+        shuffled = labels[order]
+        counts = np.bincount(shuffled)
+        if np.count_nonzero(counts) <= 8:
+            groups = [np.flatnonzero(shuffled == c) for c in np.flatnonzero(counts)]
+        else:
+            by_class = np.argsort(shuffled, kind="stable")
+            groups = np.split(by_class, np.cumsum(counts)[:-1])
+    # Held-out rows are taken evenly along the shuffled order (any fixed choice of
+    # places picks a random set), so the training rows stay evenly mixed throughout.
+    assign = np.zeros(n, np.int8)  # by position in ``order``: 0 train, 1 validation, 2 test
     for group in groups:
-        group = rng.permutation(group)
         n_val = int(round(len(group) * validation))
         n_test = int(round(len(group) * test))
-        if n_val + n_test >= len(group):
-            n_val = n_test = 0  # a class too small to share goes to training
-        parts[1].append(group[:n_val])
-        parts[2].append(group[n_val:n_val + n_test])
-        parts[0].append(group[n_val + n_test:])
-    train, val, tst = (rng.permutation(np.concatenate(p)) for p in parts)
+        held = n_val + n_test
+        if held >= len(group):
+            continue  # a class too small to share goes to training
+        if held:
+            chosen = group[np.arange(held) * len(group) // held]
+            assign[chosen[:n_val]] = 1
+            assign[chosen[n_val:]] = 2
+    train, val, tst = (order[assign == part] for part in (0, 1, 2))
     if validation > 0 and len(val) == 0:
         raise DataError(f"The {n} rows are too few for a validation split.",
                         "Add more rows, or raise the validation share.", code="too_few_rows")
@@ -768,6 +933,8 @@ class _Plan:
     categorical: list[str]
     text: list[str]
     names: dict[str, str]  # column -> raw input name
+    dates: list[str] = field(default_factory=list)
+    date_hours: dict[str, bool] = field(default_factory=dict)  # column -> has times of day
     means: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     variances: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     indicators: list[str] = field(default_factory=list)
@@ -777,7 +944,7 @@ class _Plan:
 
     @property
     def columns(self) -> list[str]:
-        return self.numeric + self.categorical + self.text
+        return self.numeric + self.dates + self.categorical + self.text
 
 
 def prepare_tabular(
@@ -828,59 +995,77 @@ def prepare_tabular(
     if not targets and task != "reconstruction":
         raise DataError("No target column was chosen.", "Pick the column to predict.",
                         code="no_target")
-    column_kinds = {c: info.kind for c, info in source.columns.items()}
     for column, kind in (kinds or {}).items():
         if kind not in COLUMN_KINDS:
             raise DataError(f"Unknown column type {kind!r} for '{column}'.",
-                            "Choose numeric, categorical, text or id.", code="bad_kind")
-        column_kinds[column] = kind
+                            "Choose numeric, categorical, text, date or id.", code="bad_kind")
     unknown = [c for c in [*targets, *(features or [])] if c not in frame.columns]
     if unknown:
         raise DataError(f"The table has no column {unknown[0]!r}.",
                         "Pick columns from the table's header.", code="unknown_column")
-    encoded = _encode_target(frame, targets, task)
-    if features is None:
-        features = [c for c in frame.columns if c not in targets and column_kinds[c] != "id"]
-    notes = list(source.notes)
-    features = [c for c in features if c not in targets]
-    if not features:
-        raise DataError("No feature columns are left to learn from.",
-                        "Pick at least one input column that is not the target.",
-                        code="no_features")
-    ignored = [c for c in features if column_kinds[c] == "id"]
-    if ignored:
-        notes.append("Left out id-like column(s): " + ", ".join(ignored) + ".")
-        features = [c for c in features if column_kinds[c] != "id"]
+    rows = frame
+    if targets and task != "reconstruction":  # the rows _encode_target keeps
+        present = frame[targets].notna().all(axis=1).to_numpy()
+        rows = frame if present.all() else frame.loc[present]
+    # Work that needs no column types (the target, the shuffle) and, once the types
+    # are known, the per-column work that needs no split run in threads (NumPy,
+    # pyarrow and TensorFlow release the GIL) while this thread detects and splits.
+    pool = ThreadPoolExecutor(max_workers=_workers())
+    try:
+        target_job = pool.submit(_encode_target, frame, targets, task)
+        shuffle_job = pool.submit(_shuffle, len(rows), seed)
+        early = {c: pool.submit(_category_start, rows[c])
+                 for c in _likely_categories(rows, targets, kinds or {})}
+        column_kinds = {c: info.kind for c, info in source.columns.items()}
+        column_kinds.update(kinds or {})
+        if features is None:
+            features = [c for c in frame.columns if c not in targets and column_kinds[c] != "id"]
+        notes = list(source.notes)
+        features = [c for c in features if c not in targets]
+        if not features or all(column_kinds[c] == "id" for c in features):
+            target_job.result()  # a target that cannot be learned is said first
         if not features:
-            raise DataError("Every chosen feature is marked 'id', so nothing is left to learn "
-                            "from.", "Mark a feature as numeric, categorical or text.",
+            raise DataError("No feature columns are left to learn from.",
+                            "Pick at least one input column that is not the target.",
                             code="no_features")
-
-    notes.extend(encoded.notes)
-    rows = frame if encoded.keep is None else frame.loc[encoded.keep]
-    stratify = encoded.y if encoded.task in ("binary", "multiclass") else None
-    train, val, tst = split_indices(len(rows), validation, test, seed, stratify)
-    order = np.concatenate([train, val, tst])
-    bounds = (len(train), len(train) + len(val))
-    settings = dict(target=targets, features=list(features), task=encoded.task,
-                    validation=validation, test=test, seed=seed,
-                    kinds={c: column_kinds[c] for c in features})
-
-    plan = _Plan(
-        numeric=[c for c in features if column_kinds[c] == "numeric"],
-        categorical=[c for c in features if column_kinds[c] == "categorical"],
-        text=[c for c in features if column_kinds[c] == "text"],
-        names=_input_names(features),
-    )
-    if plan.text == list(features) and len(plan.text) == 1:
-        from builder.data import text as text_module
-
-        return text_module.prepare_text_column(
-            rows, plan.text[0], encoded, order, bounds, source=source.name, notes=notes,
-            settings=settings, max_tokens=max_tokens, sequence_length=sequence_length,
-            input_name=plan.names[plan.text[0]],
+        ignored = [c for c in features if column_kinds[c] == "id"]
+        if ignored:
+            notes.append("Left out id-like column(s): " + ", ".join(ignored) + ".")
+            features = [c for c in features if column_kinds[c] != "id"]
+            if not features:
+                raise DataError("Every chosen feature is marked 'id', so nothing is left to "
+                                "learn from.", "Mark a feature as numeric, categorical or text.",
+                                code="no_features")
+        plan = _Plan(
+            numeric=[c for c in features if column_kinds[c] == "numeric"],
+            categorical=[c for c in features if column_kinds[c] == "categorical"],
+            text=[c for c in features if column_kinds[c] == "text"],
+            names=_input_names(features),
+            dates=[c for c in features if column_kinds[c] == "date"],
         )
-    x, plan_notes, expand = _features(rows, plan, order, bounds, max_categories, max_tokens)
+        text_only = plan.text == list(features) and len(plan.text) == 1
+        started = None if text_only else _start_columns(pool, rows, plan, early)
+        encoded = target_job.result()
+        notes.extend(encoded.notes)
+        stratify = encoded.y if encoded.task in ("binary", "multiclass") else None
+        train, val, tst = _split(len(rows), validation, test, stratify, shuffle_job.result())
+        order = np.concatenate([train, val, tst])
+        bounds = (len(train), len(train) + len(val))
+        settings = dict(target=targets, features=list(features), task=encoded.task,
+                        validation=validation, test=test, seed=seed,
+                        kinds={c: column_kinds[c] for c in features})
+        if text_only:
+            from builder.data import text as text_module
+
+            return text_module.prepare_text_column(
+                rows, plan.text[0], encoded, order, bounds, source=source.name, notes=notes,
+                settings=settings, max_tokens=max_tokens, sequence_length=sequence_length,
+                input_name=plan.names[plan.text[0]],
+            )
+        x, plan_notes, expand = _features(rows, plan, (train, val, tst), max_categories,
+                                          max_tokens, pool, started)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     notes.extend(plan_notes)
     return _tabular_prepared(source, rows, plan, encoded, x, expand, order, bounds, notes,
                              settings)
@@ -891,18 +1076,9 @@ def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _numeric_column(series: pd.Series, column: str, order: np.ndarray, n_train: int,
-                    out: np.ndarray, flags: np.ndarray) -> tuple[float, float, bool, list[str]]:
-    """Standardise one numeric column, rows in ``order``, into ``out``.
-
-    Statistics come from the first ``n_train`` rows (missing values left out);
-    ``out`` receives ``(x - mean) / max(sqrt(variance), epsilon)`` computed in
-    float32 exactly as Keras's Normalization does, with 0 where the value is
-    missing (the mean fills it), and ``flags`` 1.0 where it is missing.
-
-    Returns:
-        ``(mean, variance, has_missing, notes)``.
-    """
+def _numeric_start(series: pd.Series, column: str, out: np.ndarray) -> tuple:
+    """One numeric column's work that needs no split: its raw float32 values into
+    ``out``, and sums over every row (finished by :func:`_numeric_finish`)."""
     notes: list[str] = []
     if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(
             series.dtype):
@@ -915,130 +1091,333 @@ def _numeric_column(series: pd.Series, column: str, order: np.ndarray, n_train: 
     values = series.to_numpy()
     if values.dtype != np.float64:  # integers, or nullable numbers holding <NA>
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    gathered = values.take(order)
-    mean, var = _statistics(gathered[:n_train], column, notes)
-    var = var if var > 0 else 1.0  # a constant column: centre it, never divide by ~0
-    mean32, var32 = np.float32(mean), np.float32(var)
-    out[...] = gathered  # the raw value as the float32 raw input carries it
-    missing = np.isnan(out)
-    has_missing = bool(missing.any())
-    np.subtract(out, mean32, out=out)
-    np.divide(out, np.maximum(np.sqrt(var32), np.float32(EPSILON)), out=out)
-    if has_missing:
-        np.copyto(out, np.float32(0), where=missing)
-        flags[...] = missing
-    return float(mean32), float(var32), has_missing, notes
+    out[...] = values  # the raw value as the float32 raw input carries it
+    return _sums(values, notes)
 
 
-def _statistics(values: np.ndarray, column: str, notes: list[str]) -> tuple[float, float]:
-    """Mean and variance of float64 ``values``, NaN left out (0 and 1 when all are NaN)."""
-    missing = np.isnan(values)
-    count = len(values) - int(missing.sum())
+_BLOCK = 1 << 16  # values per step of _sums: the temporaries stay in the CPU cache
+
+
+def _sums(values: np.ndarray, notes: list[str]) -> tuple:
+    """Sums of float64 ``values`` shifted by a rough mean, NaN left out.
+
+    The shift keeps the squares from cancelling when the spread is small next to
+    the mean. Block by block into small reused buffers, so that no temporary as
+    large as the column is made; squares in place, not with np.dot (BLAS called
+    from several threads at once crawls).
+    """
+    head = values[:1000]
+    head_missing = np.isnan(head)
+    if head_missing.all():
+        present = values[~np.isnan(values)]
+        if len(present) == 0:
+            return values, 0.0, 0.0, 0.0, 0, len(values) > 0, notes
+        shift = float(present[:1000].mean())
+    else:
+        shift = float(head[~head_missing].mean())
+    buffer = np.empty(min(_BLOCK, len(values)))
+    flags = np.empty(len(buffer), bool)
+    total = squares = 0.0
+    n_missing = 0
+    for start in range(0, len(values), _BLOCK):
+        part = values[start:start + _BLOCK]
+        centred, missing = buffer[:len(part)], flags[:len(part)]
+        np.isnan(part, out=missing)
+        np.subtract(part, shift, out=centred)
+        count = int(np.count_nonzero(missing))
+        if count:
+            n_missing += count
+            np.copyto(centred, 0.0, where=missing)
+        total += float(centred.sum())
+        squares += float(np.square(centred, out=centred).sum())
+    return values, shift, total, squares, len(values) - n_missing, n_missing > 0, notes
+
+
+def _numeric_finish(start: tuple, held: np.ndarray,
+                    column: str) -> tuple[float, float, bool, list[str]]:
+    """Mean and variance over the training rows: the sums over every row less the
+    sums over the ``held`` out rows (a small gather, not a copy of the training rows).
+
+    A constant column gets variance 1 (it is centred, never divided by ~0); a
+    column with no training values mean 0.
+
+    Returns:
+        ``(mean, variance, has_missing, notes)``, in float32 precision.
+    """
+    values, shift, total, squares, count, has_missing, notes = start
+    held_values = values.take(held)
+    held_missing = np.isnan(held_values)
+    count -= len(held) - int(np.count_nonzero(held_missing))
     if count == 0:
         notes.append(f"'{column}' has no values in the training rows; it is filled with 0.")
-        return 0.0, 1.0
-    # Sums of the values shifted by a rough mean: a fast dot product for the squares,
-    # and no cancellation when the spread is small next to the mean.
-    head = values[:1000] if not missing[:1000].all() else values
-    shift = float(np.nanmean(head))
-    centred = values - shift
-    if count < len(values):
-        np.copyto(centred, 0.0, where=missing)
-    offset = float(centred.sum()) / count
-    return shift + offset, max(float(np.dot(centred, centred)) / count - offset * offset, 0.0)
+        return 0.0, 1.0, has_missing, notes
+    held_centred = held_values - shift
+    if held_missing.any():
+        np.copyto(held_centred, 0.0, where=held_missing)
+    total -= float(held_centred.sum())
+    squares -= float(np.square(held_centred, out=held_centred).sum())
+    offset = total / count
+    var = max(squares / count - offset * offset, 0.0)
+    var = var if var > 0 else 1.0
+    return float(np.float32(shift + offset)), float(np.float32(var)), has_missing, notes
 
 
-def _features(rows: pd.DataFrame, plan: _Plan, order: np.ndarray, bounds: tuple[int, int],
-              max_categories: int, max_tokens: int) -> tuple[dict, list[str], Any]:
+def _date_start(series: pd.Series, column: str) -> tuple:
+    """A date column's numbers, one row per feature (file order), computed by the
+    model's own DateFeatures function, with their sums; and whether it has times."""
+    import tensorflow as tf
+
+    from builder.custom_layers import date_parts
+
+    notes: list[str] = []
+    strings = _canonical_array(series).astype(str)
+    with tf.device("CPU:0"):
+        parts = np.asarray(date_parts(tf.constant(strings), hours=True))
+    hours = bool(np.nanmax(parts[:, -1], initial=0.0) > 0) if len(parts) else False
+    if not hours:
+        parts = parts[:, :-1]
+    bad = np.isnan(parts[:, 0]) & (strings != "")
+    if bad.any():
+        notes.append(f"'{column}': {int(bad.sum()):,} value(s) are not dates like 2024-01-31 "
+                     f"(e.g. {strings[bad][0][:30]!r}) and were treated as missing.")
+    if np.isnan(parts[:, 0]).all():
+        notes.append(f"'{column}' has no dates; its features are filled with 0.")
+    rows = np.ascontiguousarray(parts.T)
+    return rows, hours, notes, [_sums(row.astype(np.float64), []) for row in rows]
+
+
+def _factorize_sorted(series: pd.Series) -> tuple[np.ndarray, Any]:
+    """``pd.factorize(series, sort=True)``, sorting the few uniques instead of the rows."""
+    codes, uniques = pd.factorize(series)
+    try:
+        by_value = np.argsort(np.asarray(uniques), kind="stable")
+    except TypeError:  # values that do not compare (mixed types): let pandas sort
+        return pd.factorize(series, sort=True)
+    if np.any(by_value != np.arange(len(by_value))):
+        rank = np.empty(len(by_value) + 1, np.intp)
+        rank[by_value] = np.arange(len(by_value))
+        rank[-1] = -1  # code -1 (missing) stays -1
+        codes, uniques = rank[codes], uniques.take(by_value)
+    return codes, uniques
+
+
+def _category_start(series: pd.Series) -> tuple:
+    """Codes of every row, the labels (sorted) and their counts over every row."""
+    codes, uniques = _factorize_sorted(series)
+    names = [_canonical(u) for u in uniques]
+    return codes, names, np.bincount(codes + 1, minlength=len(names) + 1)
+
+
+def _category_finish(start: tuple, held: np.ndarray, max_categories: int, column: str,
+                     out: np.ndarray) -> tuple[list[str], str]:
+    """The vocabulary and a note; the one-hot positions of every row into ``out``.
+
+    The vocabulary holds the labels seen in the training rows (every row not in
+    ``held``; the most frequent ``max_categories``); position 0 is "unknown or
+    missing", as in StringLookup.
+    """
+    codes, names, counts = start
+    counts = (counts - np.bincount(codes.take(held) + 1, minlength=len(names) + 1))[1:]
+    usable = [i for i, name in enumerate(names) if counts[i] > 0 and name not in ("", OOV_TOKEN)]
+    note = ""
+    if len(usable) > max_categories:
+        top = sorted(usable, key=lambda i: -counts[i])[:max_categories]
+        note = (f"'{column}' has {len(usable):,} labels; the {max_categories} most frequent "
+                "are kept and the rest share the 'unknown' slot.")
+        usable = sorted(top)
+    lookup = np.zeros(len(names) + 1, dtype=np.int32)  # the last slot serves code -1
+    lookup[usable] = np.arange(1, len(usable) + 1, dtype=np.int32)
+    np.take(lookup, codes, out=out)
+    return [names[i] for i in usable], note
+
+
+@dataclass
+class _Started:
+    """Column work begun before the split (see :func:`_start_columns`)."""
+
+    numbers: np.ndarray  # (numeric columns, rows) float32, filled by the jobs
+    numeric: list  # futures of _numeric_start
+    dates: list  # futures of _date_start
+    categories: list  # futures of _category_start
+
+
+def _start_columns(pool: ThreadPoolExecutor, rows: pd.DataFrame, plan: _Plan,
+                   early: Mapping[str, Any]) -> _Started:
+    """Start the per-column work that needs no split, in threads (NumPy, pyarrow and
+    TensorFlow release the GIL), while the caller encodes the target and splits;
+    ``early`` holds category work started before the types were known."""
+    numbers = _aligned((len(plan.numeric), len(rows)), np.float32)
+    return _Started(
+        numbers=numbers,
+        numeric=[pool.submit(_numeric_start, rows[c], c, numbers[i])
+                 for i, c in enumerate(plan.numeric)],
+        dates=[pool.submit(_date_start, rows[c], c) for c in plan.dates],
+        categories=[early[c] if c in early else pool.submit(_category_start, rows[c])
+                    for c in plan.categorical],
+    )
+
+
+def _likely_categories(rows: pd.DataFrame, targets: list[str],
+                       kinds: Mapping[str, str]) -> list[str]:
+    """Text columns that will very likely be categorical features: their encoding can
+    start before type detection has run (few labels in the first rows; no override)."""
+    if len(rows) < 50_000:  # small tables: nothing worth the guess
+        return []
+    found = []
+    for column in rows.columns:
+        series = rows[column]
+        if column in targets or kinds.get(column, "categorical") != "categorical":
+            continue
+        if not pd.api.types.is_string_dtype(series.dtype):
+            continue
+        head = series.head(1000).dropna()
+        if len(head) and head.nunique() <= min(MAX_CATEGORIES, 0.2 * len(head)):
+            found.append(column)
+    return found
+
+
+def _features(rows: pd.DataFrame, plan: _Plan, parts: tuple[np.ndarray, ...],
+              max_categories: int, max_tokens: int, pool: ThreadPoolExecutor,
+              started: _Started) -> tuple[dict, list[str], Any]:
     """The stored inputs of each split, the notes, and the ``x_map`` that expands them.
 
-    Statistics come from the training rows only. Numbers are standardised with the
-    preprocessing model's formula, column by column in threads; categories are kept
-    as one-hot positions and
-    expanded per batch by the returned ``x_map`` (``tf.one_hot``, equal to the
-    model's StringLookup). Everything is a TensorFlow tensor, which tf.data takes
-    without a copy: at a million rows that matters.
+    Statistics come from the training rows only. The columns are kept once, in
+    file order, as TensorFlow tensors (raw numbers, one-hot positions of the
+    categories, text word counts); each split stores only its row positions, in
+    shuffled order, and the returned ``x_map`` gathers a batch of rows and computes
+    the model inputs from them with the preprocessing model's own formulas
+    (standardise, fill the missing with the mean, flag them, one-hot encode). No
+    shuffled or split copy of the table is made: at a million rows that matters.
     """
     import tensorflow as tf
 
     notes: list[str] = []
-    n_train, n_fit = bounds
+    train, val, tst = parts
+    held = np.sort(np.concatenate([val, tst]))  # in file order, the gathers go forward
+    n = len(rows)
     k = len(plan.numeric)
-    # Row i: column i standardised; row k + i: its missing flags. One contiguous row
-    # per column keeps every pass sequential, and columns are worked on in threads
-    # (NumPy and pyarrow release the GIL).
-    stack = np.empty((2 * k, len(order)), np.float32)
-    with ThreadPoolExecutor(max_workers=_workers()) as pool:
-        numeric_jobs = [pool.submit(_numeric_column, rows[c], c, order, n_train, stack[i],
-                                    stack[k + i]) for i, c in enumerate(plan.numeric)]
-        category_jobs = [pool.submit(_category_codes, rows[c], order, n_train, max_categories,
-                                     c) for c in plan.categorical]
-        numeric_results = [job.result() for job in numeric_jobs]
-        category_results = [job.result() for job in category_jobs]
-    plan.means = np.array([r[0] for r in numeric_results], np.float32)
-    plan.variances = np.array([r[1] for r in numeric_results], np.float32)
-    plan.indicators = [c for c, r in zip(plan.numeric, numeric_results) if r[2]]
-    for result in numeric_results:
+    numeric = [pool.submit(_numeric_finish, job.result(), held, column)
+               for job, column in zip(started.numeric, plan.numeric)]
+    dates = [job.result() for job in started.dates]
+    date_stats = [pool.submit(_numeric_finish, start, held, column)
+                  for column, (_, _, _, starts) in zip(plan.dates, dates) for start in starts]
+    codes = _aligned((len(plan.categorical), n), np.int32)
+    categories = [pool.submit(_category_finish, job.result(), held, max_categories, column,
+                              codes[i])
+                  for i, (job, column) in enumerate(zip(started.categories, plan.categorical))]
+    results = [job.result() for job in numeric + date_stats]
+    plan.means = np.array([r[0] for r in results], np.float32)
+    plan.variances = np.array([r[1] for r in results], np.float32)
+    plan.indicators = [c for c, r in zip(plan.numeric, results) if r[2]]
+    for result in results[:k]:
         notes.extend(result[3])
-    codes = {}
-    for column, (vocabulary, column_codes, kept_note) in zip(plan.categorical, category_results):
-        plan.vocabularies[column], codes[column] = vocabulary, column_codes
+    numbers = started.numbers
+    if dates:
+        for column, (_, hours, date_notes, _) in zip(plan.dates, dates):
+            plan.date_hours[column] = hours
+            notes.extend(date_notes)
+        numbers = _aligned((k + sum(len(d[0]) for d in dates), n), np.float32)
+        numbers[:k] = started.numbers
+        numbers[k:] = np.concatenate([d[0] for d in dates])
+    for column, job in zip(plan.categorical, categories):
+        plan.vocabularies[column], kept_note = job.result()
         if kept_note:
             notes.append(kept_note)
-    strings = {}
+    text_counts = []
     if plan.text:
         from builder.data import text as text_module
 
         for column in plan.text:
-            strings[column] = _canonical_array(rows[column])[order].astype(str)
-            plan.vocabularies[column] = text_module.vocabulary(strings[column][:n_train],
-                                                               max_tokens)
+            strings = _canonical_array(rows[column]).astype(str)
+            plan.vocabularies[column] = text_module.vocabulary(strings.take(train), max_tokens)
             plan.text_layers[column] = text_module.vectorizer(
                 plan.vocabularies[column], "multi_hot", name=f"words_{plan.names[column]}")
+            text_counts.append(tf.cast(plan.text_layers[column](strings), tf.float32))
     _layout(plan)
-    cuts = {"train": (0, n_train), "validation": (n_train, n_fit),
-            "test": (n_fit, len(order))}
-    depths = [len(plan.vocabularies[c]) + 1 for c in plan.categorical]
-    x = {}
-    selected = list(range(k)) + [k + plan.numeric.index(c) for c in plan.indicators]
     with tf.device("CPU:0"):
-        for split, (start, stop) in cuts.items():
-            parts = []
-            if plan.numeric:
-                rows_out = stack[selected, start:stop]  # a contiguous copy
-                parts.append(tf.transpose(tf.convert_to_tensor(rows_out)))
-            for column in plan.text:
-                layer = plan.text_layers[column]
-                parts.append(tf.cast(layer(strings[column][start:stop]), tf.float32))
-            if not parts:
-                parts.append(tf.zeros((stop - start, 0), tf.float32))
-            dense = parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)
-            if plan.categorical:
-                indices = np.stack([codes[c][start:stop] for c in plan.categorical], axis=1)
-                x[split] = (dense, tf.convert_to_tensor(indices))
-            else:
-                x[split] = dense
-    head = len(plan.numeric) + len(plan.indicators)
-    expand = _one_hot_expander(head, depths) if plan.categorical else None
-    return x, notes, expand
+        stored = _Stored(
+            numbers=_tensor(numbers) if len(numbers) else None,
+            means=tf.constant(plan.means), variances=tf.constant(plan.variances),
+            flags=[plan.numeric.index(c) for c in plan.indicators],
+            codes=_tensor(codes) if len(codes) else None,
+            depths=[len(plan.vocabularies[c]) + 1 for c in plan.categorical],
+            text=(text_counts[0] if len(text_counts) == 1 else tf.concat(text_counts, axis=1))
+            if text_counts else None,
+            rows=n,
+        )
+    x = {name: positions.astype(np.int32 if n < 2**31 else np.int64)
+         for name, positions in zip(("train", "validation", "test"), parts)}
+    return x, notes, _expander(stored)
 
 
-def _one_hot_expander(head: int, depths: list[int]):
-    """A function: (dense columns, category indices) batch -> the model inputs.
+def _aligned(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An uninitialised C-ordered array at a 64-byte boundary (see :func:`_tensor`)."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    buffer = np.empty(size + 64, np.uint8)
+    start = -buffer.ctypes.data % 64
+    return buffer[start:start + size].view(dtype).reshape(shape)
 
-    The one-hot blocks are made per batch, as StringLookup(output_mode="one_hot")
-    makes them, so a million rows never hold their one-hot columns in memory.
+
+def _tensor(array: np.ndarray):
+    """A TensorFlow tensor of ``array``, sharing its memory when it is aligned.
+
+    ``tf.convert_to_tensor`` copies every NumPy array; through DLPack a 64-byte
+    aligned, C-contiguous array is taken as it is (TensorFlow requires that
+    alignment), which saves a copy of the whole table. The array must not be
+    written to afterwards.
+    """
+    import tensorflow as tf
+
+    if array.flags.c_contiguous and array.ctypes.data % 64 == 0 and array.size:
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.convert_to_tensor(array)
+
+
+@dataclass
+class _Stored:
+    """A table's columns, once, in file order, as tensors (see :func:`_features`)."""
+
+    numbers: Any  # (numeric + date features, rows) float32 raw values, NaN when missing
+    means: Any
+    variances: Any
+    flags: list[int]  # rows of ``numbers`` that get a missing flag
+    codes: Any  # (categorical columns, rows) int32 one-hot positions
+    depths: list[int]
+    text: Any  # (rows, words) float32 word counts
+    rows: int
+
+
+def _expander(stored: _Stored):
+    """A function: a batch of row positions -> the model inputs of those rows.
+
+    Equal to the preprocessing model fed the raw rows: FillMissing then
+    Normalization ((x - mean) / max(sqrt(variance), epsilon), in float32; a
+    missing value becomes the mean, so 0), MissingIndicator, StringLookup one-hot,
+    TextVectorization multi-hot.
     """
 
-    def expand(stored):
+    def expand(positions):
         import tensorflow as tf
 
-        dense, indices = stored
-        parts = [dense[:, :head]]
-        parts += [tf.one_hot(indices[:, i], depth, dtype=tf.float32)
-                  for i, depth in enumerate(depths)]
-        parts.append(dense[:, head:])
-        return tf.concat(parts, axis=1)
+        parts = []
+        if stored.numbers is not None:
+            raw = tf.transpose(tf.gather(stored.numbers, positions, axis=1))
+            missing = tf.math.is_nan(raw)
+            scaled = (raw - stored.means) / tf.maximum(tf.sqrt(stored.variances),
+                                                       tf.constant(EPSILON, tf.float32))
+            parts.append(tf.where(missing, tf.zeros_like(scaled), scaled))
+            if stored.flags:
+                parts.append(tf.cast(tf.gather(missing, stored.flags, axis=1), tf.float32))
+        if stored.codes is not None:
+            picked = tf.gather(stored.codes, positions, axis=1)
+            parts += [tf.one_hot(picked[i], depth, dtype=tf.float32)
+                      for i, depth in enumerate(stored.depths)]
+        if stored.text is not None:
+            parts.append(tf.gather(stored.text, positions))
+        if not parts:
+            return tf.zeros((tf.shape(positions)[0], 0), tf.float32)
+        return parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)
 
     return expand
 
@@ -1049,6 +1428,12 @@ def _layout(plan: _Plan) -> None:
     for column in plan.numeric:
         plan.layout.append({"column": column, "kind": "numeric", "start": start, "width": 1})
         start += 1
+    for column in plan.dates:
+        width = len(DATE_FEATURES) + int(plan.date_hours[column])
+        plan.layout.append({"column": column, "kind": "date", "start": start, "width": width,
+                            "features": list(DATE_FEATURES) + (
+                                [TIME_FEATURE] if plan.date_hours[column] else [])})
+        start += width
     for column in plan.indicators:
         plan.layout.append({"column": column, "kind": "missing", "start": start, "width": 1})
         start += 1
@@ -1061,30 +1446,6 @@ def _layout(plan: _Plan) -> None:
         width = len(plan.vocabularies[column]) + 1  # multi_hot: slot 0 is unknown words
         plan.layout.append({"column": column, "kind": "text", "start": start, "width": width})
         start += width
-
-
-def _category_codes(series: pd.Series, order: np.ndarray, n_train: int, max_categories: int,
-                    column: str) -> tuple[list[str], np.ndarray, str]:
-    """(vocabulary, one-hot positions of the rows in ``order``, note).
-
-    The vocabulary holds the labels seen in the training rows (the most frequent
-    ``max_categories``); position 0 is "unknown or missing", as in StringLookup.
-    """
-    codes, uniques = pd.factorize(series, sort=True)
-    codes = codes[order]
-    names = [_canonical(u) for u in uniques]
-    train_codes = codes[:n_train]
-    counts = np.bincount(train_codes[train_codes >= 0], minlength=len(names))
-    usable = [i for i, name in enumerate(names) if counts[i] > 0 and name not in ("", OOV_TOKEN)]
-    note = ""
-    if len(usable) > max_categories:
-        top = sorted(usable, key=lambda i: -counts[i])[:max_categories]
-        note = (f"'{column}' has {len(usable):,} labels; the {max_categories} most frequent "
-                "are kept and the rest share the 'unknown' slot.")
-        usable = sorted(top)
-    lookup = np.zeros(len(names) + 1, dtype=np.int32)  # the last slot serves code -1
-    lookup[usable] = np.arange(1, len(usable) + 1, dtype=np.int32)
-    return [names[i] for i in usable], lookup[codes], note
 
 
 def _frame_encoder(plan: _Plan):
@@ -1101,7 +1462,7 @@ def _frame_encoder(plan: _Plan):
             values = pd.to_numeric(frame[column], errors="coerce")
             raw[plan.names[column]] = values.to_numpy(dtype=np.float32,
                                                       na_value=np.nan).reshape(-1, 1)
-        for column in plan.categorical:
+        for column in plan.dates + plan.categorical:
             raw[plan.names[column]] = _canonical_array(frame[column]).astype(str).reshape(-1, 1)
         for column in plan.text:
             raw[plan.names[column]] = _canonical_array(frame[column]).astype(str)
@@ -1113,12 +1474,17 @@ def _frame_encoder(plan: _Plan):
 def _build_preprocessing(plan: _Plan):
     inputs: dict[str, Any] = {}
     parts = []
-    if plan.numeric:
+    if plan.numeric or plan.dates:
         tensors = []
         for column in plan.numeric:
             name = plan.names[column]
             inputs[name] = keras.Input(shape=(1,), dtype="float32", name=name)
             tensors.append(inputs[name])
+        for column in plan.dates:
+            name = plan.names[column]
+            inputs[name] = keras.Input(shape=(1,), dtype="string", name=name)
+            tensors.append(DateFeatures(hours=plan.date_hours[column],
+                                        name=f"date_{name}")(inputs[name]))
         joined = tensors[0] if len(tensors) == 1 else keras.layers.Concatenate(
             name="numeric_columns")(tensors)
         filled = FillMissing(plan.means, name="fill_missing")(joined)
@@ -1205,7 +1571,7 @@ def _tabular_prepared(source: TabularSource, rows: pd.DataFrame, plan: _Plan, en
               for name, part in cuts.items()}
     raw_spec = {}
     for column in plan.columns:
-        dtype = "float32" if column in plan.numeric else "string"
+        dtype = "float32" if column in plan.numeric else "string"  # dates come as text
         raw_spec[plan.names[column]] = (() if column in plan.text else (1,), dtype)
     info.update(layout=plan.layout, input_names=dict(plan.names),
                 numeric_means=plan.means.tolist(), numeric_variances=plan.variances.tolist(),

@@ -224,7 +224,7 @@ def prepare_timeseries(
 def _preprocessing(window: int, mean: np.ndarray, var: np.ndarray):
     import keras
 
-    from builder.data.tabular import FillMissing
+    from builder.custom_layers import FillMissing
 
     inputs = keras.Input(shape=(window, len(mean)), dtype="float32", name="window")
     filled = FillMissing(mean, name="fill_missing")(inputs)

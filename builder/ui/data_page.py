@@ -271,7 +271,8 @@ def _column_table(source: TabularSource) -> dict[str, str]:
         column_config={"type": st.column_config.SelectboxColumn(
             "type", options=list(COLUMN_KINDS), required=True,
             help="numeric: numbers, standardised; categorical: labels, one-hot; text: words; "
-                 "id: ignored.")},
+                 "date: dates like 2024-01-31 (12:00), turned into day count, month, day, "
+                 "weekday and hour inside the model; id: ignored.")},
     )
     return dict(zip(edited["column"], edited["type"]))
 
@@ -544,6 +545,12 @@ def _link(prepared: PreparedData) -> None:
                 f"page, start it with an Input of shape {tuple(prepared.input_shape)} "
                 f"({prepared.input_dtype}) and end it with a Dense layer of {spec.units} unit(s) "
                 f"and '{spec.activation}'.", icon=":material/info:")
+        return
+    if design.role in ("generator", "discriminator"):  # a GAN: only the image shape counts
+        from builder.gan_training import data_fit
+
+        fits, text = data_fit(design, prepared)
+        (st.success if fits else st.warning)(text)
         return
     try:
         issues = check_link(design, prepared)

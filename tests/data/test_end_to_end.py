@@ -35,7 +35,7 @@ def _trained(prepared, *layers, epochs: int = 2):
     model = build_model(design)
     spec = prepared.expected_output()
     model.compile(optimizer="adam", loss=spec.loss)
-    model.fit(prepared.batches("train", 32), epochs=epochs, verbose=0)
+    model.fit(prepared.batches("train", 32), epochs=epochs, verbose=0, shuffle=False)
     return model
 
 

@@ -228,7 +228,9 @@ def test_statistics_match_pandas_on_the_training_rows():
     frame = pd.DataFrame({"big": big, "small": rng.normal(0, 1e-3, n), "t": [0, 1] * (n // 2)})
     prepared = prepare_tabular(frame, "t")
     raw = prepared.raw("train")
-    train_rows = pd.DataFrame({"big": raw["big"][:, 0], "small": raw["small"][:, 0]})
+    # In float64: pandas sums a float32 column in float32, off by ~0.1 at 1e6.
+    train_rows = pd.DataFrame({"big": raw["big"][:, 0].astype(np.float64),
+                               "small": raw["small"][:, 0].astype(np.float64)})
     means = prepared.info["numeric_means"]
     variances = prepared.info["numeric_variances"]
     assert means[0] == pytest.approx(train_rows["big"].mean(), abs=0.07)  # float32 weights

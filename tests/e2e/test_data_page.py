@@ -17,11 +17,12 @@ UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 
 def _csv() -> bytes:
     rng = np.random.default_rng(0)
-    rows = ["label,x1,x2,shade"]
+    rows = ["label,x1,x2,day,shade"]
     for i in range(80):
         x1, x2 = rng.normal(size=2)
         label = "inside" if x1 * x1 + x2 * x2 < 1 else "outside"
-        rows.append(f"{label},{x1:.3f},{x2:.3f},{['light', 'dark'][i % 2]}")
+        rows.append(f"{label},{x1:.3f},{x2:.3f},2024-{1 + i % 12:02d}-{1 + i % 28:02d},"
+                    f"{['light', 'dark'][i % 2]}")
     return ("\n".join(rows) + "\n").encode()
 
 
@@ -65,10 +66,15 @@ def _upload(page: Page, name: str, data: bytes, mime: str) -> None:
 def test_upload_a_csv_pick_the_target_and_prepare(app_url, page, shot):
     _open(page, app_url, "CSV file")
     _upload(page, "points.csv", _csv(), "text/csv")
-    expect(page.get_by_text("Loaded points.csv: 80 rows, 4 columns.")).to_be_visible(
+    expect(page.get_by_text("Loaded points.csv: 80 rows, 5 columns.")).to_be_visible(
         timeout=60_000)
     preview = page.locator('[data-testid="stDataFrame"]').first
     expect(preview).to_be_visible()
+    # The types table is a data grid drawn on a canvas; its cells exist for screen readers.
+    expect(page.get_by_text("dates (YYYY-MM-DD)")).to_be_attached()
+    expect(page.get_by_text("date", exact=True).first).to_be_attached()
+    _to_top(page.get_by_text("(change a type if the guess is wrong)"))
+    shot(page, "csv-types")
     expect(page.get_by_text("Column charts")).to_be_visible()
     preview.scroll_into_view_if_needed()
     shot(page, "csv-preview")

@@ -38,7 +38,7 @@ def binary_run():
     model = mlp(prepared.input_shape[0], 1, "sigmoid")
     model.compile("adam", "binary_crossentropy")
     x, y = prepared.arrays("train")
-    model.fit(x, y, epochs=40, batch_size=32, verbose=0)
+    model.fit(x, y, epochs=100, batch_size=32, verbose=0)
     return prepared, model
 
 

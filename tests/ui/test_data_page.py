@@ -126,3 +126,23 @@ def test_the_open_design_is_checked_and_fixed(app):
     history = at.session_state["nc_history"]
     assert history.can_undo, "the fix is one undoable step on the Build page"
     assert at.session_state["nc_redraw"] is True
+
+
+def test_dates_are_shown_as_dates_and_a_short_row_is_named(app):
+    rows = ["when,size,label"] + [f"2024-{1 + i % 12:02d}-{1 + i % 28:02d},{(i * 7) % 11},"
+                                  f"{'ab'[i % 2]}" for i in range(120)]
+    rows.insert(50, "2024-05-05,3")  # a short row: one field missing
+    app.session_state["test_upload"] = ("csv", "dated.csv", ("\n".join(rows) + "\n").encode())
+    app.run()
+    assert not app.exception
+    source = app.session_state[SOURCE]
+    assert len(source.frame) == 120
+    infos = " ".join(i.value for i in app.info)
+    assert "Skipped 1 malformed row(s) with fewer fields" in infos and "row 51" in infos
+    types = next(d.value for d in app.dataframe if "column" in d.value.columns)
+    assert types.set_index("column").loc["when", "type"] == "date"
+    assert "dates (YYYY-MM-DD)" in types.set_index("column").loc["when", "why"]
+    _prepare(app, "nc_data::prepare::1")
+    prepared = app.session_state[PREPARED]
+    assert [b["kind"] for b in prepared.info["layout"]][:2] == ["numeric", "date"]
+    assert prepared.raw_spec["when"] == ((1,), "string")
