@@ -2,6 +2,11 @@
 
     python -m builder check design.json
     python -m builder train design.json --data table.csv --target label --epochs 20 --out run1
+    python -m builder train templates/gan_digits.json --data digits --epochs 100 --out gan1
+    python -m builder export RUN_ID --output bundle.zip [--formats tflite onnx]
+
+A file holding a generator and a discriminator design (the GAN template) trains the
+pair against each other; the images are prepared at the generator's output size.
 
 With ``TF_CONFIG`` set, ``train`` runs as one worker of a cluster under
 ``tf.distribute.MultiWorkerMirroredStrategy``; start the same command on every
@@ -55,7 +60,7 @@ def _add_train(subparsers) -> None:
                     "the defaults, then --config, then the flags. Ctrl-C stops after the "
                     "current batch and keeps what was learned (--resume goes on from there).")
     parser.add_argument("design", help="path to a design JSON file")
-    parser.add_argument("--data", required=True,
+    parser.add_argument("--data", "--sample", dest="data", required=True,
                         help="a CSV file, a zip (or folder) of one folder of images per class, "
                              "or a bundled sample: iris, breast_cancer, digits, ...")
     parser.add_argument("--target", action="append",
@@ -105,19 +110,29 @@ class _Failure(Exception):
         self.code = code
 
 
-def _read_design(path: str):
-    """The one design in a file (read only: no TensorFlow yet)."""
+def _read_designs(path: str):
+    """The designs in a file (read only: no TensorFlow yet)."""
     from builder.check import read_designs
     from builder.design import DesignFormatError
 
     try:
-        designs = read_designs(path)
+        return read_designs(path)
     except DesignFormatError as exc:
         raise _Failure(str(exc)) from exc
+
+
+def _is_gan_pair(designs) -> bool:
+    return len(designs) == 2 and {d.role for d in designs} == {"generator", "discriminator"}
+
+
+def _read_design(path: str):
+    """The one design in a file (read only: no TensorFlow yet)."""
+    designs = _read_designs(path)
     if len(designs) != 1:
         roles = ", ".join(d.role for d in designs)
-        raise _Failure(f"{path} holds {len(designs)} designs ({roles}); training takes one. "
-                       "Save the one to train as its own design file.")
+        raise _Failure(f"{path} holds {len(designs)} designs ({roles}); training takes one, "
+                       "or a generator and a discriminator (a GAN). Save the one to train as "
+                       "its own design file.")
     return designs[0]
 
 
@@ -166,7 +181,7 @@ def _prepare_table(source, args):
                                    validation=args.validation, test=args.test)
 
 
-def _prepare_images(path: Path, args):
+def _prepare_images(path: Path, args, size=None, channels=None):
     import tempfile
 
     from builder.data import images
@@ -177,7 +192,7 @@ def _prepare_images(path: Path, args):
         folder = Path(tempfile.mkdtemp(prefix="neural_canvas_images_"))
         source = images.load_image_zip(path.read_bytes(), folder, name=path.name)
     return images.prepare_images(source, task=args.task, validation=args.validation,
-                                 test=args.test)
+                                 test=args.test, size=size, channels=channels)
 
 
 def _prepare_sample(args):
@@ -261,6 +276,9 @@ def _epoch_line(row: dict, total: int) -> str:
 
 def _run_train(args) -> int:
     try:
+        designs = _read_designs(args.design)
+        if _is_gan_pair(designs):
+            return _train_gan(args, designs)
         return _train(args)
     except _Failure as failure:
         print(str(failure), file=sys.stderr)
@@ -425,6 +443,230 @@ def _train(args) -> int:
     return 0
 
 
+def _gan_images(args, generator):
+    """The --data images at the generator's output size (a GAN's real samples)."""
+    from builder.compile import build_model
+    from builder.data import DataError
+    from builder.graph import no_weight_allocation
+
+    with no_weight_allocation():
+        shape = tuple(build_model(generator).output_shape[1:])
+    if len(shape) != 3 or shape[-1] not in (1, 3):
+        raise _Failure(f"The generator makes samples of shape {shape}; the command line trains "
+                       "GANs on images, so end the generator in an image (height, width, 1 or "
+                       "3 channels).")
+    path = Path(args.data)
+    try:
+        if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
+            return _prepare_images(path, args, size=shape[:2], channels=shape[2]), shape
+        from builder.data import images, samples
+
+        if args.data not in {s.id for s in samples.list_samples()} or samples.get_sample(
+                args.data).kind != "images":
+            names = ", ".join(s.id for s in samples.list_samples() if s.kind == "images")
+            raise _Failure(f"A GAN trains on images: give a zip or folder of images, or an "
+                           f"image sample ({names}); got {args.data!r}.")
+        return images.prepare_images(samples.load_sample(args.data), size=shape[:2],
+                                     channels=shape[2], validation=args.validation,
+                                     test=args.test), shape
+    except DataError as exc:
+        raise _Failure(str(exc)) from exc
+
+
+def _gan_config(args):
+    from builder.gan_training import GanConfig
+
+    settings: dict = {}
+    if args.resume:
+        saved = _read_json(Path(args.out) / "run.json").get("config")
+        if isinstance(saved, dict):
+            settings.update(saved)
+    if args.config:
+        try:
+            from_file = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise _Failure(f"The settings file {args.config} cannot be read as JSON ({exc}). "
+                           "Fix it or leave --config out.") from exc
+        if not isinstance(from_file, dict):
+            raise _Failure(f"The settings file {args.config} must hold a JSON object of "
+                           "settings, e.g. {\"epochs\": 100, \"batch_size\": 64}.")
+        settings.update(from_file)
+    for flag in ("epochs", "batch_size", "learning_rate", "seed"):
+        if getattr(args, flag) is not None:
+            settings[flag] = getattr(args, flag)
+    try:
+        config = GanConfig.from_dict(settings)
+    except (ValueError, TypeError) as exc:
+        raise _Failure(str(exc)) from exc
+    return config
+
+
+def _train_gan(args, designs) -> int:
+    """Train a generator against a discriminator (the GAN template) from the command line."""
+    from builder import gan_training
+    from builder import strategy as strategy_module
+    from builder.gan import tile
+    from builder.run_store import RunStore, RunStoreError
+    from builder.train import CHECKPOINT_FILE, describe_data, read_checkpoint_info
+    from builder.workspace import WorkspaceError
+
+    generator, discriminator = gan_training.order_pair(*designs)
+    for design in (generator, discriminator):
+        _check_design(design, args.design)
+    config = _gan_config(args)
+    data, shape = _gan_images(args, generator)
+    device_plan = strategy_module.plan()
+    strategy_module.enable_memory_growth()
+    problems = gan_training.pair_problems(generator, discriminator, data, config)
+    if problems:
+        raise _Failure("Training cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise _Failure(f"--out {out} is a file; give a folder (it is created if needed).")
+    has_checkpoint = read_checkpoint_info(out) is not None
+    if args.resume and not has_checkpoint:
+        raise _Failure(f"There is no checkpoint in {out} to resume from. Leave out --resume to "
+                       "start a new run there.")
+    if has_checkpoint and not args.resume:
+        raise _Failure(f"{out} already holds a run's checkpoint. Add --resume to go on from it, "
+                       "or choose another --out folder.")
+    out.mkdir(parents=True, exist_ok=True)
+    name = generator.name or Path(args.design).stem
+    store, run_id = None, None
+    try:
+        store = RunStore()
+        previous = _read_json(out / "run.json").get("run_id") if args.resume else None
+        if previous and store.get(previous) is not None:
+            run_id = previous
+            store.claim(run_id)
+            store.set_status(run_id, "running")
+            store.update_config(run_id, config.to_dict())
+        else:
+            run_id = store.create_run(
+                name=name, design=gan_training.record_design(generator, discriminator),
+                data=describe_data(data), config=config.to_dict(), device=device_plan.label,
+                status="running", run_dir=out).id
+    except (RunStoreError, WorkspaceError, OSError) as exc:
+        print(f"Note: the run is not recorded in the workspace history ({exc}).",
+              file=sys.stderr)
+        store = None
+    images = gan_training.GanImages(data).size("train")
+    if not args.quiet:
+        print(f"Training the GAN {name!r}: generator against discriminator on {images:,} "
+              f"images of {args.data} at {shape[0]} x {shape[1]}.")
+        print(f"Device: {device_plan.label}. Batch {config.batch_size}; Adam, learning rate "
+              f"{config.learning_rate:g}, beta_1 {config.beta_1:g}.")
+    stop = threading.Event()
+
+    def on_interrupt(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nStopping after the current batch (Ctrl-C again to abort)...", file=sys.stderr)
+
+    def on_epoch(row: dict) -> None:
+        if not args.quiet:
+            print(_epoch_line(row, config.epochs), flush=True)
+        if store is not None:
+            metrics = {k: v for k, v in row.items() if k not in ("epoch", "seconds", "partial")}
+            store.record_epoch(run_id, row["epoch"], metrics, row.get("seconds", 0.0),
+                               partial=bool(row.get("partial")))
+
+    record = {"run_id": run_id, "status": "running",
+              "design": gan_training.record_design(generator, discriminator),
+              "config": config.to_dict(), "data": describe_data(data),
+              "device": device_plan.label}
+    _write_json(out / "run.json", record)
+    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        result = gan_training.train_gan(generator, discriminator, data, config,
+                                        stop_event=stop, run_dir=out, resume=args.resume,
+                                        device_plan=device_plan, on_epoch=on_epoch)
+    except (ValueError, gan_training.TrainingError) as exc:
+        if store is not None:
+            store.finish(run_id, "failed", str(exc))
+        raise _Failure(str(exc), code=2 if isinstance(exc, ValueError) else 1) from exc
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+
+    files = {"run": str(out / "run.json")}
+    if result.checkpoint is not None:
+        files["checkpoint"] = str(out / CHECKPOINT_FILE)
+    grids = out / gan_training.GRIDS_DIR
+    epochs = gan_training.grid_epochs(grids)
+    if epochs:
+        files["grids"] = str(grids)
+        from PIL import Image
+
+        picture = tile(gan_training.load_grid(grids, epochs[-1]))
+        picture = picture[..., 0] if picture.shape[-1] == 1 else picture
+        image = Image.fromarray(picture)
+        image.resize((image.width * 4, image.height * 4), Image.Resampling.NEAREST).save(
+            out / "grid.png")
+        files["grid_png"] = str(out / "grid.png")
+    if result.model is not None and result.epochs_done > 0:
+        files.update(gan_training.save_pair(result.model, out))
+    rows = ([{"epoch": r.epoch, **r.metrics, "seconds": r.seconds, "partial": r.partial}
+             for r in store.epochs(run_id)] if store is not None else result.history)
+    _write_json(out / "history.json", rows)
+    files["history"] = str(out / "history.json")
+    _write_json(out / "run.json", {**record, "status": result.status,
+                                   "message": result.message,
+                                   "epochs_done": result.epochs_done, "final": result.final,
+                                   "files": files})
+    if store is not None:
+        store.finish(run_id, result.status, result.message, result.final,
+                     {k: v for k, v in files.items() if k not in ("run", "grid_png")})
+    words = {"finished": "Finished", "stopped": "Stopped", "diverged": "Diverged"}
+    print(f"{words.get(result.status, result.status)} after {result.epochs_done} epoch(s) in "
+          f"{result.seconds:.1f} s." + (f" {result.message}" if result.message else ""))
+    final = {k: v for k, v in result.final.items() if k in ("d_loss", "g_loss")}
+    if final:
+        print("Final: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(final.items())))
+    print(f"Run {run_id}: export the generator with `python -m builder export {run_id} "
+          "--output gan.zip`." if run_id else "")
+    print("Saved: " + ", ".join(files.values()))
+    if result.status == "diverged":
+        return 1
+    if result.status == "stopped":
+        return 130
+    return 0
+
+
+# -- export ----------------------------------------------------------------------------
+
+
+def _add_export(subparsers) -> None:
+    from builder.export import OPTIONAL_FORMATS
+
+    parser = subparsers.add_parser(
+        "export", help="write a trained run's export bundle (SavedModel, .keras, design...)",
+        description="Write the export zip of a run in the workspace's run history: the "
+                    "SavedModel, the .keras model, the design(s), the history and a README. A "
+                    "GAN run exports its generator (noise to images).")
+    parser.add_argument("run_id", metavar="RUN_ID",
+                        help="the run's id (the Train page's run history lists them)")
+    parser.add_argument("--output", help="the zip to write (default: RUN_ID.zip here)")
+    parser.add_argument("--formats", nargs="*", default=[], choices=OPTIONAL_FORMATS,
+                        help="extra formats to convert to")
+    parser.set_defaults(run=_run_export)
+
+
+def _run_export(args) -> int:
+    from builder.export import run_export
+
+    output = Path(args.output or f"{args.run_id}.zip")
+    if output.exists() and output.is_dir():
+        output = output / f"{args.run_id}.zip"
+    if not output.parent.is_dir():
+        print(f"The folder {output.parent} does not exist. Create it, or give --output in a "
+              "folder that exists.", file=sys.stderr)
+        return 2
+    text, code = run_export(args.run_id, output, formats=tuple(args.formats))
+    print(text, file=sys.stdout if code == 0 else sys.stderr)
+    return code
+
+
 def _read_json(path: Path) -> dict:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
@@ -451,6 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_check(subparsers)
     _add_train(subparsers)
+    _add_export(subparsers)
     return parser
 
 

@@ -11,6 +11,11 @@ Inside the zip (all at its root):
 - ``README.md``: the input signature, what the output means, and how to predict.
 - ``class_names.txt`` for classification; ``model.tflite`` and ``model.onnx`` when
   they convert (the README says why when they do not).
+
+A GAN run exports its generator: the SavedModel's ``serve`` maps noise to images,
+``model.keras`` is the generator, and ``discriminator.keras`` with
+``discriminator_design.json`` keep the other half of the pair (no ``model.py``:
+the adversarial training loop is not written as a script).
 """
 
 from __future__ import annotations
@@ -58,6 +63,8 @@ def export_bundle(
     class_names: list[str] | None = None,
     data_info: dict | None = None,
     formats: tuple[str, ...] = (),
+    discriminator=None,
+    discriminator_design: Design | None = None,
 ) -> ExportResult:
     """Write the export zip of a trained model.
 
@@ -74,6 +81,8 @@ def export_bundle(
         class_names: class labels in output order, for classification.
         data_info: facts about the data, kept in ``config.json`` (kind, source...).
         formats: optional extra formats: ``"tflite"``, ``"onnx"``.
+        discriminator / discriminator_design: a GAN's discriminator (then ``model``
+            and ``design`` are its generator, and the SavedModel maps noise to images).
 
     Returns:
         The zip's path, its file list and a message per format that did not convert.
@@ -95,6 +104,13 @@ def export_bundle(
         signature = write_saved_model(serving_model, folder / "saved_model", class_names)
         model.save(folder / "model.keras")
         (folder / "design.json").write_text(design.to_json(), encoding="utf-8")
+        gan = (discriminator is not None or discriminator_design is not None
+               or design.role == "generator")
+        if discriminator is not None:
+            discriminator.save(folder / "discriminator.keras")
+        if discriminator_design is not None:
+            (folder / "discriminator_design.json").write_text(discriminator_design.to_json(),
+                                                              encoding="utf-8")
         (folder / "history.csv").write_text(history_csv(history), encoding="utf-8")
         settings = {"training": config or {}, "data": data_info or {},
                     "class_names": class_names}
@@ -103,11 +119,14 @@ def export_bundle(
         if class_names:
             (folder / "class_names.txt").write_text("\n".join(class_names) + "\n",
                                                     encoding="utf-8")
-        try:
-            script = codegen.generate_script(design, config=config, class_names=class_names)
-        except ValueError as exc:
-            script = ""
-            messages.append(f"No model.py: the design could not be turned into code ({exc}).")
+        script = ""
+        if not gan:
+            try:
+                script = codegen.generate_script(design, config=config,
+                                                 class_names=class_names)
+            except ValueError as exc:
+                messages.append(f"No model.py: the design could not be turned into code "
+                                f"({exc}).")
         if script:
             (folder / "model.py").write_text(script, encoding="utf-8")
         extra = {}
@@ -117,8 +136,12 @@ def export_bundle(
         if "onnx" in formats:
             extra["onnx"] = write_onnx(serving_model, folder / "model.onnx")
         messages.extend(m for m in extra.values() if m)
-        readme = readme_text(design, signature, class_names, codegen.infer_task(design),
-                             extra, data_info or {})
+        if gan:
+            readme = gan_readme_text(design, signature, extra, discriminator is not None,
+                                     discriminator_design is not None)
+        else:
+            readme = readme_text(design, signature, class_names, codegen.infer_task(design),
+                                 extra, data_info or {})
         (folder / "README.md").write_text(readme, encoding="utf-8")
         files = _zip_folder(folder, destination)
     return ExportResult(path=destination, files=files, messages=messages)
@@ -345,6 +368,48 @@ def readme_text(design: Design, signature: dict, class_names: list[str], task: d
     return "\n".join(lines) + "\n"
 
 
+def gan_readme_text(design: Design, signature: dict, extra: dict, with_discriminator: bool,
+                    with_discriminator_design: bool) -> str:
+    """The README of a GAN's bundle: the SavedModel maps noise to images."""
+    noise = signature["inputs"][0]
+    size = list(noise["shape"][1:])
+    image = signature["outputs"][0][1:]
+    shape = "(" + ", ".join(str(d) for d in size) + ")"
+    lines = [f"# {design.name or 'generator'}: a GAN generator exported from Neural Canvas", "",
+             "## Generate images with the SavedModel (needs only TensorFlow)", "",
+             "```python", "import tensorflow as tf",
+             'generator = tf.saved_model.load("saved_model")',
+             f"noise = tf.random.normal([16, {', '.join(str(d) for d in size)}])",
+             "images = generator.serve(noise)  # 16 images",
+             "```", "", "## Input", "",
+             f"Noise: {shape} numbers per image, drawn from a standard normal distribution "
+             f"(mean 0, standard deviation 1), {noise['dtype']}. The same noise always gives "
+             "the same image.", "", "## Output", "",
+             f"Images of shape {tuple(image)} with values from 0 to 1, scaled as the training "
+             "images were; multiply by 255 for 8-bit pixels.", "", "## Files", "",
+             "- `saved_model/`: TensorFlow SavedModel of the generator (signature `serve`: "
+             "noise to images).",
+             "- `model.keras`: the trained generator; "
+             "`keras.saving.load_model('model.keras')`.",
+             "- `design.json`: the generator's design; open it in Neural Canvas."]
+    if with_discriminator:
+        lines.append("- `discriminator.keras`: the trained discriminator (an image to the "
+                     "probability that it is real).")
+    if with_discriminator_design:
+        lines.append("- `discriminator_design.json`: the discriminator's design.")
+    lines += ["- `history.csv`: the discriminator's and the generator's loss per epoch "
+              "(d_loss, g_loss).",
+              "- `config.json`: the GAN's training settings and the data description."]
+    for fmt, file_name in (("tflite", "model.tflite"), ("onnx", "model.onnx")):
+        if fmt in extra and not extra[fmt]:
+            lines.append(f"- `{file_name}`: the generator converted to {fmt.upper()}.")
+    missing = [m for m in extra.values() if m]
+    missing.append("model.py: not included. A GAN trains two networks against each other in "
+                   "a loop of its own; the designs open in Neural Canvas to train again.")
+    lines += ["", "## Not included", ""] + [f"- {m}" for m in missing]
+    return "\n".join(lines) + "\n"
+
+
 def _meaning(out: dict, class_names: list[str], data_info: dict) -> str:
     task = out.get("task")
     if task == "classification":
@@ -382,8 +447,11 @@ def run_export(run_id: str, output: str | os.PathLike, *, formats: tuple[str, ..
     except RunStoreError as exc:
         return str(exc), 2
     if record is None:
-        return (f"There is no run {run_id!r}. List the runs with the app's Train page and "
-                "copy a run id."), 2
+        known = [r.id for r in store.list_runs(5)]
+        listed = (" The latest runs are: " + ", ".join(known) + ".") if known else (
+            " This workspace has no runs yet.")
+        return (f"There is no run {run_id!r} in {store.path}.{listed} Copy a run id from the "
+                "Train page's run history (or pass --workspace for another workspace)."), 2
     model_path = record.artifacts.get("model")
     if not model_path or not Path(model_path).is_file():
         return (f"Run {run_id!r} has no saved model (its status is {record.status!r}). Train "
@@ -392,18 +460,29 @@ def run_export(run_id: str, output: str | os.PathLike, *, formats: tuple[str, ..
         import keras
 
         import builder.custom_layers  # noqa: F401  (our layers, for safe loading)
+        from builder.gan_training import designs_of
 
         model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
-        serving_path = record.artifacts.get("serving_model")
-        serving = (keras.saving.load_model(serving_path, compile=False, safe_mode=True)
-                   if serving_path and Path(serving_path).is_file() else None)
-        design = Design.from_dict(record.design)
         history = [dict(e.metrics, epoch=e.epoch) for e in store.epochs(run_id)
                    if not e.partial]
-        result = export_bundle(output, design=design, model=model, serving_model=serving,
-                               history=history, config=record.config,
-                               class_names=record.data.get("class_names"),
-                               data_info=record.data, formats=tuple(formats))
+        pair = designs_of(record.design)
+        if pair is not None:
+            judge_path = record.artifacts.get("discriminator")
+            judge = (keras.saving.load_model(judge_path, compile=False, safe_mode=True)
+                     if judge_path and Path(judge_path).is_file() else None)
+            result = export_bundle(output, design=pair[0], model=model, history=history,
+                                   config=record.config, data_info=record.data,
+                                   formats=tuple(formats), discriminator=judge,
+                                   discriminator_design=pair[1])
+        else:
+            serving_path = record.artifacts.get("serving_model")
+            serving = (keras.saving.load_model(serving_path, compile=False, safe_mode=True)
+                       if serving_path and Path(serving_path).is_file() else None)
+            design = Design.from_dict(record.design)
+            result = export_bundle(output, design=design, model=model, serving_model=serving,
+                                   history=history, config=record.config,
+                                   class_names=record.data.get("class_names"),
+                                   data_info=record.data, formats=tuple(formats))
     except (ExportError, ValueError, OSError) as exc:
         return f"Export failed: {exc}", 2
     lines = [f"Wrote {result.path} ({len(result.files)} files)."] + result.messages

@@ -6,6 +6,10 @@ updates: first the discriminator learns to tell real images from generated ones,
 then the generator learns to fool it. Because it is an ordinary ``keras.Model``,
 ``fit`` drives it, with the same callbacks (live curves, stop, checkpoints) as any
 other design; its logs are ``d_loss`` and ``g_loss``.
+
+One optimizer serves both networks: Adam keeps its moments per variable, so each
+network's updates are its own, and the model's ``optimizer`` is then an ordinary
+one whose state the generic per-epoch checkpoint saves and restores.
 """
 
 from __future__ import annotations
@@ -63,12 +67,17 @@ class AdversarialModel(keras.Model):
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
 
-    def compile(self, d_optimizer=None, g_optimizer=None, label_smoothing: float = 0.1,
-                **kwargs):
-        """Set both optimizers (Adam 2e-4, beta_1 0.5 by default, as DCGAN does)."""
-        super().compile(**kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+    def compile(self, optimizer=None, label_smoothing: float = 0.1, **kwargs):
+        """Set the optimizer (Adam 2e-4, beta_1 0.5 by default, as DCGAN does).
+
+        It is built at once on both networks' variables, generator first, so a
+        checkpoint written after any epoch restores into a freshly built pair.
+        """
+        optimizer = optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        super().compile(optimizer=optimizer, **kwargs)
+        if not self.optimizer.built:
+            self.optimizer.build(self.generator.trainable_variables
+                                 + self.discriminator.trainable_variables)
         self.bce = keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
 
     @property
@@ -91,14 +100,14 @@ class AdversarialModel(keras.Model):
             d_loss = self.bce(tf.ones_like(real_pred), real_pred) + self.bce(
                 tf.zeros_like(fake_pred), fake_pred)
         weights = self.discriminator.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
+        self.optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
 
         noise = self._noise(batch)
         with tf.GradientTape() as tape:
             fooled = self.discriminator(self.generator(noise, training=True), training=True)
             g_loss = self.bce(tf.ones_like(fooled), fooled)
         weights = self.generator.trainable_weights
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+        self.optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -130,8 +139,52 @@ def build_gan(generator_design: Design, discriminator_design: Design,
                             seed=seed)
 
 
-def generate(generator, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` samples from fixed noise, so epoch-by-epoch grids are comparable."""
+def noise_for(generator, count: int, seed: int = 0) -> np.ndarray:
+    """``count`` noise vectors for ``generator``, the same for the same seed."""
     noise_shape = tuple(generator.input_shape[1:])
-    noise = np.random.default_rng(seed).normal(size=(count, *noise_shape)).astype("float32")
-    return np.asarray(generator.predict(noise, verbose=0))
+    return np.random.default_rng(seed).normal(size=(count, *noise_shape)).astype("float32")
+
+
+def generate(generator, count: int, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """``count`` samples from fixed noise, so epoch-by-epoch grids are comparable.
+
+    The generator is called directly (not ``predict``), so it is cheap enough to call
+    from a training callback.
+    """
+    noise = noise_for(generator, count, seed)
+    parts = [np.asarray(generator(noise[i:i + batch_size], training=False))
+             for i in range(0, count, batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, *generator.output_shape[1:]),
+                                                         "float32")
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Samples in 0..1 (as the images are scaled for training) to 0..255 pixels."""
+    return (np.clip(np.nan_to_num(np.asarray(images, "float32")), 0.0, 1.0) * 255.0
+            + 0.5).astype(np.uint8)
+
+
+def tile(images: np.ndarray, columns: int = 0, gap: int = 1) -> np.ndarray:
+    """Images ``(n, h, w, c)`` (or ``(n, h, w)``) as one ``(H, W, c)`` grid picture.
+
+    Args:
+        images: uint8 pixels.
+        columns: images per row (default: the smallest square that holds them).
+        gap: pixels of white between the images.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"A grid needs images of shape (n, height, width, channels); got "
+                         f"{images.shape}.")
+    count, height, width, channels = images.shape
+    columns = columns or int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / columns))
+    grid = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap, channels),
+                   255, dtype=images.dtype)
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        top, left = row * (height + gap), column * (width + gap)
+        grid[top:top + height, left:left + width] = image
+    return grid

@@ -9,6 +9,10 @@ Each job trains in its own thread. Jobs that want the same device (the same
 Every run is recorded in the :class:`RunStore`: its status, per-epoch metrics,
 final scores and files; a run whose process died shows as interrupted after a
 restart and can be resumed from its last checkpoint.
+
+A GAN (a generator design against a discriminator design, :func:`JobManager.submit_gan`)
+is a run like any other: the same queue, stop, Continue and resume; its job holds
+the discriminator as ``partner`` and trains through :mod:`builder.gan_training`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from builder import gan_training
 from builder import strategy as strategy_module
 from builder.design import Design, DesignFormatError
 from builder.run_store import RunRecord, RunStore, default_path
@@ -72,6 +77,16 @@ class Job:
     recorder: object = None
     artifacts: dict = field(default_factory=dict)
     submitted_at: float = field(default_factory=time.time)
+    partner: Design | None = None  # a GAN's discriminator (``design`` is its generator)
+
+    @property
+    def is_gan(self) -> bool:
+        return self.partner is not None
+
+    @property
+    def generator(self):
+        """A GAN job's trained generator (None before the first epoch or for other runs)."""
+        return getattr(self.model, "generator", None) if self.is_gan else None
 
     @property
     def status(self) -> str:
@@ -165,6 +180,31 @@ class JobManager:
         self._start(job)
         return job
 
+    def submit_gan(self, generator: Design, discriminator: Design, data,
+                   config: gan_training.GanConfig, *, name: str = "",
+                   device_plan: strategy_module.DevicePlan | None = None) -> Job:
+        """Queue a GAN run: ``generator`` trained against ``discriminator`` on the images.
+
+        Raises:
+            ValueError: a setting, a design or the data's image shape does not fit (one
+                sentence per problem, each naming the fix).
+        """
+        device_plan = device_plan or self.plan
+        problems = gan_training.pair_problems(generator, discriminator, data, config)
+        if problems:
+            raise ValueError(" ".join(problems))
+        record = self.store.create_run(
+            name=name or generator.name or "GAN",
+            design=gan_training.record_design(generator, discriminator),
+            data=describe_data(data), config=config.to_dict(), device=device_plan.label)
+        job = Job(run_id=record.id, name=record.name, design=generator, data=data,
+                  config=config, plan=device_plan, run_dir=Path(record.run_dir),
+                  progress=gan_training.GanProgress(total_epochs=config.epochs,
+                                                    device=device_plan.label),
+                  partner=discriminator)
+        self._start(job)
+        return job
+
     def continue_run(self, run_id: str, extra_epochs: int, data=None) -> Job:
         """Train a stopped or finished run for more epochs, from where it is.
 
@@ -212,6 +252,8 @@ class JobManager:
         if data is None:
             raise ValueError("Resuming needs the run's data. Prepare the data it was trained on "
                              f"({_data_name(record)}) on the Data page, then resume.")
+        if gan_training.is_gan_record(record):
+            return self._resume_gan(record, job, data, extra_epochs)
         task = record.data.get("task")
         if task and task != data.task:
             raise ValueError(f"The run was trained for {task}, but the data prepared now is for "
@@ -243,6 +285,40 @@ class JobManager:
         job = Job(run_id=run_id, name=record.name, design=design, data=data, config=config,
                   plan=self.plan, run_dir=Path(record.run_dir), progress=progress,
                   epochs_done=epochs_done, resume=True)
+        self._start(job)
+        return job
+
+    def _resume_gan(self, record: RunRecord, job: Job | None, data, extra_epochs: int) -> Job:
+        info = read_checkpoint_info(record.run_dir)
+        if info is None:
+            raise ValueError("This run has no checkpoint to resume from (it stopped before its "
+                             "first epoch ended). Start a new run instead.")
+        try:
+            generator, discriminator = gan_training.designs_of(record.design)
+            config = gan_training.GanConfig.from_dict(record.config)
+        except (DesignFormatError, ValueError, TypeError) as exc:
+            raise ValueError(f"The run's saved designs or settings cannot be read ({exc}). "
+                             "Start a new run instead.") from exc
+        problems = gan_training.pair_problems(generator, discriminator, data)
+        if problems:
+            raise ValueError(" ".join(problems))
+        epochs_done = int(info.get("epochs_done", 0))
+        total = max(config.epochs, epochs_done) + extra_epochs
+        config = dataclasses.replace(config, epochs=max(total, epochs_done + 1))
+        self.store.claim(record.id)
+        self.store.update_config(record.id, config.to_dict())
+        self.store.drop_epochs_after(record.id, epochs_done)
+        progress = job.progress if job is not None and isinstance(
+            job.progress, gan_training.GanProgress) else gan_training.GanProgress(
+            device=self.plan.label)
+        if job is None or progress is not job.progress:
+            for row in self.store.epochs(record.id):
+                progress.epoch_end({"epoch": row.epoch, **row.metrics, "partial": row.partial})
+        progress.total_epochs = config.epochs
+        job = Job(run_id=record.id, name=record.name, design=generator, data=data,
+                  config=config, plan=self.plan, run_dir=Path(record.run_dir),
+                  progress=progress, epochs_done=epochs_done, resume=True,
+                  partner=discriminator)
         self._start(job)
         return job
 
@@ -310,15 +386,22 @@ class JobManager:
                                     partial=bool(row.get("partial")))
 
         try:
-            if job.recorder is None:
-                job.recorder = learning_cycle_recorder(job.data, job.config,
-                                                       job.run_dir / LEARNING_CYCLE_FILE)
-            result = train(
-                job.design, job.data, job.config, progress=job.progress,
-                stop_event=job.stop_event, run_dir=job.run_dir, model=job.model,
-                initial_epoch=job.epochs_done, resume=job.resume, device_plan=job.plan,
-                on_epoch=record, report_end=False, callbacks=[job.recorder],
-            )
+            if job.is_gan:
+                result = gan_training.train_gan(
+                    job.design, job.partner, job.data, job.config, progress=job.progress,
+                    stop_event=job.stop_event, run_dir=job.run_dir, model=job.model,
+                    initial_epoch=job.epochs_done, resume=job.resume, device_plan=job.plan,
+                    on_epoch=record, report_end=False)
+            else:
+                if job.recorder is None:
+                    job.recorder = learning_cycle_recorder(job.data, job.config,
+                                                           job.run_dir / LEARNING_CYCLE_FILE)
+                result = train(
+                    job.design, job.data, job.config, progress=job.progress,
+                    stop_event=job.stop_event, run_dir=job.run_dir, model=job.model,
+                    initial_epoch=job.epochs_done, resume=job.resume, device_plan=job.plan,
+                    on_epoch=record, report_end=False, callbacks=[job.recorder],
+                )
         except (ValueError, TrainingError) as exc:
             self._fail(job, str(exc))
             return
@@ -361,7 +444,12 @@ class JobManager:
         try:
             history_path.write_text(json.dumps(rows, indent=1), encoding="utf-8")
             artifacts["history"] = str(history_path)
-            if result.model is not None and result.epochs_done > 0:
+            grids = job.run_dir / gan_training.GRIDS_DIR
+            if job.is_gan and grids.is_dir():
+                artifacts["grids"] = str(grids)
+            if job.is_gan and result.model is not None and result.epochs_done > 0:
+                artifacts.update(gan_training.save_pair(result.model, job.run_dir))
+            elif result.model is not None and result.epochs_done > 0:
                 model_path = job.run_dir / "model.keras"
                 result.model.save(model_path)
                 artifacts["model"] = str(model_path)

@@ -182,3 +182,55 @@ def test_under_tf_config_the_cli_trains_as_a_cluster_worker(files):
     assert "cluster of 1 workers (this is worker 0)" in done.stdout
     assert "Finished after 2 epoch(s)" in done.stdout
     assert (files["out"] / "model.keras").is_file()
+
+
+def _tiny_gan_template(path, image=(8, 8, 1)):
+    """A template file holding a tiny generator (noise 8 -> image) and discriminator."""
+    from tests.test_jobs import _gan_pair
+
+    generator, discriminator = _gan_pair(image=image)
+    path.write_text(json.dumps({"title": "tiny GAN", "designs": [generator.to_dict(),
+                                                                 discriminator.to_dict()]}))
+    return path
+
+
+def test_a_gan_template_trains_the_pair_and_exports_the_generator(files, capsys, tmp_path):
+    template = _tiny_gan_template(tmp_path / "gan.json")
+    out = tmp_path / "gan_run"
+    code = main(["--workspace", str(files["workspace"]), "train", str(template), "--sample",
+                 "digits", "--epochs", "2", "--batch-size", "64", "--out", str(out)])
+    output = capsys.readouterr()
+    assert code == 0, output.err
+    assert "generator against discriminator on 1,797 images of digits at 8 x 8" in output.out
+    assert "d_loss" in output.out and "g_loss" in output.out
+    assert "Finished after 2 epoch(s)" in output.out
+    assert {"generator.keras", "discriminator.keras", "grid.png", "history.json",
+            "checkpoint.npz"} <= {p.name for p in out.iterdir()}
+    assert sorted(p.name for p in (out / "grids").iterdir()) == [
+        "epoch_0000.npy", "epoch_0001.npy", "epoch_0002.npy"]
+    store = RunStore(files["workspace"] / "neural_canvas.sqlite")
+    record = store.list_runs()[0]
+    assert record.config["kind"] == "gan" and record.status == "finished"
+    assert f"python -m builder export {record.id}" in output.out
+
+    zip_path = tmp_path / "gan.zip"
+    code = main(["--workspace", str(files["workspace"]), "export", record.id, "--output",
+                 str(zip_path)])
+    output = capsys.readouterr()
+    assert code == 0, output.err
+    assert f"Wrote {zip_path}" in output.out and zip_path.is_file()
+
+
+def test_export_of_an_unknown_run_says_so(files, capsys):
+    code = main(["--workspace", str(files["workspace"]), "export", "nope"])
+    output = capsys.readouterr()
+    assert code == 2 and "There is no run 'nope'" in output.err
+    assert "no runs yet" in output.err
+
+
+def test_a_gan_on_a_table_is_refused_with_a_sentence(files, capsys, tmp_path):
+    template = _tiny_gan_template(tmp_path / "gan.json")
+    code = main(["--workspace", str(files["workspace"]), "train", str(template), "--data",
+                 str(files["csv"]), "--out", str(tmp_path / "x")])
+    output = capsys.readouterr()
+    assert code == 2 and "A GAN trains on images" in output.err

@@ -143,3 +143,49 @@ def test_run_export_explains_a_missing_run(tmp_path):
     text, code = export.run_export("no-such-run", tmp_path / "x.zip",
                                    store_path=tmp_path / "store.sqlite")
     assert code == 2 and "There is no run 'no-such-run'" in text
+
+
+def test_a_gan_run_exports_a_generator_savedmodel_that_maps_noise_to_images(tmp_path):
+    from builder.gan_training import GanConfig
+    from builder.jobs import JobManager
+    from builder.run_store import RunStore
+    from tests.test_jobs import CPU, _gan_pair, _halves
+
+    store_path = tmp_path / "store.sqlite"
+    manager = JobManager(RunStore(store_path), device_plan=CPU)
+    generator, discriminator = _gan_pair()
+    job = manager.submit_gan(generator, discriminator, _halves(),
+                             GanConfig(epochs=1, batch_size=16, samples=4))
+    assert job.wait(120) and job.status == "finished"
+
+    text, code = export.run_export(job.run_id, tmp_path / "gan.zip", store_path=store_path)
+    assert code == 0, text
+    bundle = zipfile.ZipFile(tmp_path / "gan.zip")
+    names = set(bundle.namelist())
+    assert {"model.keras", "discriminator.keras", "design.json", "discriminator_design.json",
+            "history.csv", "README.md", "saved_model/saved_model.pb"} <= names
+    assert "model.py" not in names
+    assert json.loads(bundle.read("design.json"))["role"] == "generator"
+    assert "gan_discriminator" not in json.loads(bundle.read("design.json"))
+    assert json.loads(bundle.read("discriminator_design.json"))["role"] == "discriminator"
+    assert "d_loss" in bundle.read("history.csv").decode()
+    readme = bundle.read("README.md").decode()
+    assert "noise = tf.random.normal([16, 8])" in readme and "values from 0 to 1" in readme
+
+    bundle.extractall(tmp_path / "unzipped")
+    served = tf.saved_model.load(str(tmp_path / "unzipped" / "saved_model"))
+    noise = tf.random.normal([5, 8], seed=1)
+    images = served.serve(noise).numpy()
+    assert images.shape == (5, 8, 8, 1)
+    assert 0.0 <= images.min() and images.max() <= 1.0  # sigmoid: the images' 0..1 scale
+    np.testing.assert_allclose(images, job.generator(noise, training=False).numpy(),
+                               atol=1e-5)
+
+
+def test_run_export_lists_the_runs_there_are(tmp_path):
+    from builder.run_store import RunStore
+
+    store = RunStore(tmp_path / "store.sqlite")
+    run = store.create_run(name="something", design={}, data={}, config={})
+    text, code = export.run_export("nope", tmp_path / "x.zip", store_path=store.path)
+    assert code == 2 and "There is no run 'nope'" in text and run.id in text

@@ -177,3 +177,100 @@ def test_forget_removes_a_finished_run(manager):
     manager.forget(job.run_id, delete_files=True)
     assert manager.get(job.run_id) is None and manager.store.get(job.run_id) is None
     assert not folder.exists()
+
+
+# -- GAN runs: a generator against a discriminator, through the same queue -----------------
+
+
+def _gan_pair(image=(8, 8, 1)):
+    from tests.test_gan import tiny_pair
+
+    generator, discriminator = tiny_pair(image=image)
+    generator.name, generator.role = "tiny generator", "generator"
+    discriminator.name, discriminator.role = "tiny discriminator", "discriminator"
+    return generator, discriminator
+
+
+def _halves(n=96):
+    from tests.test_gan import _images
+
+    return _images(n)
+
+
+def test_a_gan_run_records_both_designs_losses_grids_and_the_generator(manager):
+    from builder import gan_training
+    from builder.gan_training import GanConfig
+
+    generator, discriminator = _gan_pair()
+    job = manager.submit_gan(generator, discriminator, _halves(),
+                             GanConfig(epochs=2, batch_size=16, samples=9))
+    _wait(job)
+    snapshot = job.progress.snapshot()
+    assert snapshot.status == "finished" and snapshot.epoch == 2
+    assert {"d_loss", "g_loss"} <= set(snapshot.batch_series)
+    assert snapshot.grid.shape == (9, 8, 8, 1) and snapshot.grid_epoch == 2
+    record = manager.store.get(job.run_id)
+    assert record.status == "finished" and record.name == "tiny generator"
+    assert record.design["role"] == "generator"
+    pair = gan_training.designs_of(record.design)
+    assert [d.role for d in pair] == ["generator", "discriminator"]
+    assert record.config["kind"] == "gan" and record.config["epochs"] == 2
+    rows = manager.store.epochs(job.run_id)
+    assert [e.epoch for e in rows] == [1, 2]
+    assert all({"d_loss", "g_loss"} <= set(e.metrics) for e in rows)
+    assert gan_training.grid_epochs(record.artifacts["grids"]) == [0, 1, 2]
+    generator_model = keras.saving.load_model(record.artifacts["model"])
+    assert generator_model.predict(np.zeros((3, 8), "float32"), verbose=0).shape == (3, 8, 8, 1)
+    judge = keras.saving.load_model(record.artifacts["discriminator"])
+    assert judge.predict(np.zeros((2, 8, 8, 1), "float32"), verbose=0).shape == (2, 1)
+    assert record.checkpoint is not None
+
+
+def test_a_gan_run_stops_within_an_epoch_and_continues(manager):
+    from builder.gan_training import GanConfig
+
+    generator, discriminator = _gan_pair()
+    job = manager.submit_gan(generator, discriminator, _halves(),
+                             GanConfig(epochs=500, batch_size=4, samples=4))
+    _wait_until(lambda: job.progress.snapshot().epoch >= 1)
+    manager.stop(job.run_id)
+    _wait(job)
+    assert job.status == "stopped" and job.epochs_done < 500
+    done = job.epochs_done
+    weights = [w.copy() for w in job.generator.get_weights()]
+    again = manager.continue_run(job.run_id, 2)
+    assert again is job
+    _wait(job)
+    assert job.status == "finished" and job.epochs_done == done + 2
+    assert any(not np.allclose(a, b) for a, b in zip(weights, job.generator.get_weights()))
+    assert [e.epoch for e in manager.store.epochs(job.run_id)] == list(range(1, done + 3))
+    assert manager.store.get(job.run_id).config["epochs"] == done + 2
+
+
+def test_a_gan_run_resumes_after_a_restart_from_its_checkpoint(tmp_path):
+    from builder.gan_training import GanConfig
+
+    path = tmp_path / "neural_canvas.sqlite"
+    first = JobManager(RunStore(path), device_plan=CPU)
+    generator, discriminator = _gan_pair()
+    job = first.submit_gan(generator, discriminator, _halves(),
+                           GanConfig(epochs=1, batch_size=16, samples=4))
+    _wait(job)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE runs SET status = 'running', owner_token = 'dead', owner_pid = "
+                     "999999999 WHERE id = ?", (job.run_id,))
+    restarted = JobManager(RunStore(path), device_plan=CPU)
+    assert restarted.recovered == [job.run_id]
+    resumed = restarted.resume_run(job.run_id, _halves(), extra_epochs=1)
+    _wait(resumed)
+    assert resumed.status == "finished" and resumed.epochs_done == 2
+    assert resumed.is_gan and [e.epoch for e in restarted.store.epochs(job.run_id)] == [1, 2]
+
+
+def test_a_gan_whose_images_do_not_fit_is_refused_with_the_shapes(manager):
+    from builder.gan_training import GanConfig
+
+    generator, discriminator = _gan_pair(image=(6, 6, 1))
+    with pytest.raises(ValueError, match=r"\(6, 6, 1\).*\(8, 8, 1\)"):
+        manager.submit_gan(generator, discriminator, _halves(), GanConfig(epochs=1))
+    assert manager.store.list_runs() == []

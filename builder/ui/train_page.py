@@ -4,6 +4,12 @@ Training runs in a worker thread owned by :mod:`builder.jobs`; this page only
 keeps the id of the run it shows and polls the run's progress once a second in
 a fragment, so reruns, page switches and a second tab never disturb it. A fresh
 session (a reopened tab) reattaches to the live run.
+
+When the open design is a GAN's generator or discriminator, the page trains the
+pair adversarially: it finds the partner design (the one opened with it from the
+template, or any design of the other role the person picks), checks that the two
+and the prepared images fit, and shows the d_loss and g_loss curves with the latest
+grid of generated samples under them.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from builder import jobs, workspace
+from builder import gan_training, jobs, workspace
 from builder import train as T
 from builder.design import Design, DesignFormatError
+from builder.gan import tile
+from builder.gan_training import GanConfig
 from builder.run_store import RunRecord
 from builder.ui import data_page, export_page, state
 
@@ -44,6 +52,8 @@ STATUS_WORDS = {
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
           "#7f7f7f", "#bcbd22", "#17becf")
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
+GAN_TITLES = {"d_loss": "Discriminator loss", "g_loss": "Generator loss"}
+GRID_SCALE = 3  # generated samples are small: draw each pixel as a 3 x 3 block
 
 
 def _key(*parts: object) -> str:
@@ -86,9 +96,10 @@ def _data():
 
 def _hand_to_export(job: jobs.Job, rows: list[dict]) -> None:
     """Give the Export page this session's trained model (the keys it reads)."""
-    if job.model is None or st.session_state.get(export_page.MODEL) is job.model:
+    model = job.generator if job.is_gan else job.model
+    if model is None or st.session_state.get(export_page.MODEL) is model:
         return
-    st.session_state[export_page.MODEL] = job.model
+    st.session_state[export_page.MODEL] = model
     st.session_state[export_page.SERVING_MODEL] = job.serving_model
     st.session_state[export_page.DESIGN] = job.design
     st.session_state[export_page.HISTORY] = rows
@@ -99,10 +110,57 @@ def _hand_to_export(job: jobs.Job, rows: list[dict]) -> None:
 # -- settings -------------------------------------------------------------------------
 
 
+SUGGESTED_BOUNDS = {"epochs": (int, 1, T.MAX_EPOCHS), "batch_size": (int, 1, T.MAX_BATCH_SIZE),
+                    "learning_rate": (float, 1e-7, 10.0)}
+
+
+def suggested_settings(design: Design) -> dict:
+    """The settings a template suggests for its design, keeping only sound values.
+
+    A design file is untrusted: unknown keys, wrong types and out-of-range values
+    are dropped rather than passed to a widget.
+    """
+    raw = (design.extra or {}).get("suggested_training")
+    if not isinstance(raw, dict):
+        return {}
+    found = {}
+    for name, (kind, low, high) in SUGGESTED_BOUNDS.items():
+        value = raw.get(name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if kind is int and value != int(value):
+            continue
+        if low <= value <= high:
+            found[name] = kind(value)
+    if raw.get("optimizer") in T.OPTIMIZERS:
+        found["optimizer"] = raw["optimizer"]
+    return found
+
+
+def _apply_suggested(design: Design) -> None:
+    """Start the settings from the design's suggestion, once per design opened."""
+    suggested = suggested_settings(design)
+    marker = f"{design.name}|{sorted(suggested.items())}"
+    if not suggested or st.session_state.get(_key("suggested_for")) == marker:
+        return
+    st.session_state[_key("suggested_for")] = marker
+    for name, value in suggested.items():
+        st.session_state[_key(name)] = value
+    if "batch_size" in suggested:
+        st.session_state[_key("gd")] = "mini-batch"
+    words = {"epochs": "{} epochs", "optimizer": "optimizer {}", "learning_rate":
+             "learning rate {:g}", "batch_size": "batch size {}"}
+    st.session_state[_key("suggested_note")] = (
+        "Settings start from the design's suggestion: "
+        + ", ".join(words[name].format(value) for name, value in suggested.items()) + ".")
+
+
 def _settings(data, plan) -> T.TrainConfig:
     """Draw the settings widgets and return the config they describe."""
     task = data.task
     n_train = T.split_size(data, "train")
+    if st.session_state.get(_key("suggested_note")):
+        st.caption(st.session_state[_key("suggested_note")])
     objective, optimizer_column, descent = st.columns(3, gap="medium")
     with objective:
         st.markdown("**Objective**")
@@ -191,6 +249,85 @@ def _settings(data, plan) -> T.TrainConfig:
     )
 
 
+# -- a GAN: the partner design and its settings -----------------------------------------
+
+
+def _partners(design: Design) -> list[tuple[int, Design]]:
+    """Saved designs of the partner role, the one opened with ``design`` first."""
+    wanted = gan_training.partner_role(design.role)
+    pair = design.extra.get(gan_training.PAIR_KEY)
+    found: list[tuple[int, Design]] = []
+    try:
+        store = state.store()
+        summaries = store.list_designs()[:300]
+        for summary in summaries:
+            record = store.get_design(summary.id)
+            try:
+                other = Design.from_json(record.json) if record is not None else None
+            except DesignFormatError:
+                continue
+            if other is not None and other.role == wanted:
+                other.name = record.name
+                found.append((record.id, other))
+    except Exception:  # an unreadable store: the Build page reports it
+        return []
+    found.sort(key=lambda item: item[1].extra.get(gan_training.PAIR_KEY) != pair or not pair)
+    return found
+
+
+def _partner(design: Design) -> Design | None:
+    """Pick the design the open one trains against; None (and why) when there is none."""
+    wanted = gan_training.partner_role(design.role)
+    partners = _partners(design)
+    if not partners:
+        st.error(f"The open design is a GAN {design.role}, and there is no {wanted} design to "
+                 f"train it against. Open the GAN template (Build page, Templates): it makes "
+                 f"both designs. Or open a design whose role is {wanted}.",
+                 icon=":material/error:")
+        return None
+    by_id = dict(partners)
+    chosen = st.selectbox(
+        f"Trains against ({wanted})", list(by_id), format_func=lambda i: by_id[i].name,
+        key=_key("partner", design.role),
+        help=f"A GAN trains two designs against each other. The {wanted} opened with this "
+             "design from the template comes first; any saved design of that role can be "
+             "chosen.")
+    return by_id[chosen]
+
+
+def _gan_settings() -> GanConfig:
+    """Draw the GAN settings and return them."""
+    left, middle, right = st.columns(3, gap="medium")
+    with left:
+        st.markdown("**Contest**")
+        epochs = st.number_input("Epochs", 1, T.MAX_EPOCHS, 50, key=_key("gan_epochs"),
+                                 help="Passes over all the images (every split is a real "
+                                      "sample for a GAN).")
+        batch_size = st.number_input("Batch size", 1, T.MAX_BATCH_SIZE, 64,
+                                     key=_key("gan_batch"),
+                                     help="Real images per step; as many generated ones join "
+                                          "them.")
+        seed = st.number_input("Seed", 0, 2**31 - 1, 42, key=_key("gan_seed"))
+    with middle:
+        st.markdown("**Optimizer** (Adam, for both networks)")
+        learning_rate = st.number_input("Learning rate", min_value=1e-6, max_value=1.0,
+                                        value=0.0002, step=0.0001, format="%.5f",
+                                        key=_key("gan_lr"),
+                                        help="0.0002 is DCGAN's choice.")
+        beta_1 = st.slider("beta_1", 0.0, 0.99, 0.5, 0.05, key=_key("gan_beta"),
+                           help="Adam's momentum; 0.5 keeps the contest steadier than 0.9.")
+    with right:
+        st.markdown("**Labels and samples**")
+        smoothing = st.slider("Label smoothing", 0.0, 0.5, 0.1, 0.05, key=_key("gan_smooth"),
+                              help="Softens the discriminator's targets so it does not grow "
+                                   "overconfident.")
+        samples = st.slider("Samples in the grid", 4, 100, 36, key=_key("gan_samples"),
+                            help="Drawn after every epoch from the same fixed noise.")
+    return GanConfig(epochs=int(epochs), batch_size=int(batch_size),
+                     learning_rate=float(learning_rate), beta_1=float(beta_1),
+                     label_smoothing=float(smoothing), seed=int(seed), samples=int(samples))
+
+
 # -- the run shown ---------------------------------------------------------------------
 
 
@@ -249,16 +386,25 @@ def _duration(seconds: float) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-def _curves(batch_x, batch_series: dict, rows: list[dict], metrics: list[str]) -> go.Figure:
+def _curve_names(config) -> list[str]:
+    """The panels of a run's curves: the loss and its metrics, or a GAN's two losses."""
+    if isinstance(config, GanConfig) or (isinstance(config, dict)
+                                         and config.get("kind") == gan_training.KIND):
+        return ["d_loss", "g_loss"]
+    metrics = list(config.metrics if hasattr(config, "metrics") else
+                   (config or {}).get("metrics") or [])
+    return ["loss", *[m for m in metrics if m != "loss"]][:3]
+
+
+def _curves(batch_x, batch_series: dict, rows: list[dict], names: list[str]) -> go.Figure:
     """Loss and metric panels: per-batch smoothed lines, per-epoch points.
 
     Values go to Plotly as NumPy arrays: it validates lists element by element
     (about ten times slower), and this runs every second beside the training.
     """
     batch_x = np.asarray(batch_x, dtype=float)
-    names = ["loss", *[m for m in metrics if m != "loss"]][:3]
-    figure = make_subplots(rows=1, cols=len(names),
-                           subplot_titles=[T.METRICS.get(n, n.capitalize()) for n in names])
+    titles = [GAN_TITLES.get(n) or T.METRICS.get(n, n.capitalize()) for n in names]
+    figure = make_subplots(rows=1, cols=len(names), subplot_titles=titles)
     for column, name in enumerate(names, start=1):
         first = column == 1
         series = batch_series.get(name)
@@ -313,6 +459,31 @@ def _show_outcome(status: str, message: str, final: dict) -> None:
         st.info(message or "Cancelled.", icon=":material/cancel:")
 
 
+def _grid(samples, epoch: int, key: str) -> None:
+    """The generated samples (uint8) as one picture, pixels drawn as blocks."""
+    if samples is None or not len(samples):
+        return
+    picture = tile(np.asarray(samples))
+    picture = np.repeat(np.repeat(picture, GRID_SCALE, axis=0), GRID_SCALE, axis=1)
+    when = "before training" if epoch == 0 else f"after epoch {epoch}"
+    with st.container(key=_key(key)):
+        st.image(picture[..., 0] if picture.shape[-1] == 1 else picture,
+                 caption=f"Generated from the same fixed noise {when}.")
+
+
+def _record_grid(record: RunRecord):
+    """The last grid saved by a stored GAN run: (samples, epoch), or (None, -1)."""
+    folder = record.artifacts.get("grids") or (f"{record.run_dir}/{gan_training.GRIDS_DIR}"
+                                               if record.run_dir else "")
+    epochs = gan_training.grid_epochs(folder)
+    if not epochs:
+        return None, -1
+    try:
+        return gan_training.load_grid(folder, epochs[-1]), epochs[-1]
+    except (OSError, ValueError):
+        return None, -1
+
+
 def _epoch_table(rows: list[dict]) -> None:
     if not rows:
         return
@@ -323,13 +494,22 @@ def _epoch_table(rows: list[dict]) -> None:
 # -- actions ------------------------------------------------------------------------------
 
 
-def _start(manager: jobs.JobManager, design: Design, data, config: T.TrainConfig) -> None:
-    problems = T.preflight(design, data, config, device_plan=manager.plan)
+def _start(manager: jobs.JobManager, design: Design, data, config,
+           partner: Design | None = None) -> None:
+    if isinstance(config, GanConfig):
+        generator, discriminator = gan_training.order_pair(design, partner)
+        problems = gan_training.pair_problems(generator, discriminator, data, config)
+    else:
+        problems = T.preflight(design, data, config, device_plan=manager.plan)
     if problems:
         state.put(NOTICE, ("error", " ".join(problems)))
         return
     try:
-        job = manager.submit(design, data, config, name=design.name or "Untitled design")
+        if isinstance(config, GanConfig):
+            job = manager.submit_gan(generator, discriminator, data, config,
+                                     name=generator.name or "GAN")
+        else:
+            job = manager.submit(design, data, config, name=design.name or "Untitled design")
     except ValueError as exc:
         state.put(NOTICE, ("error", str(exc)))
         return
@@ -358,7 +538,7 @@ def _notice() -> None:
 
 
 @st.fragment(run_every=1)
-def _live_panel(design: Design | None, data, config: T.TrainConfig | None) -> None:
+def _live_panel(design: Design | None, data, config, partner: Design | None = None) -> None:
     """Redrawn every second while a run is live."""
     manager = _manager()
     job, _ = _attached(manager)
@@ -376,28 +556,32 @@ def _live_panel(design: Design | None, data, config: T.TrainConfig | None) -> No
     if queue.button("Queue another run", key=_key("queue"), icon=":material/queue:",
                     disabled=not ready, help="Train the open design with the settings above "
                     "once this device is free."):
-        _start(manager, design, data, config)
+        _start(manager, design, data, config, partner)
         st.rerun()
     if snapshot.message:
         note.caption(snapshot.message)
-    metrics = list(job.config.metrics)
-    st.plotly_chart(_curves(snapshot.batch_x, snapshot.batch_series, snapshot.epochs, metrics),
+    st.plotly_chart(_curves(snapshot.batch_x, snapshot.batch_series, snapshot.epochs,
+                            _curve_names(job.config)),
                     key=_key("live_chart"), config={"displayModeBar": False})
+    if job.is_gan:
+        _grid(getattr(snapshot, "grid", None), getattr(snapshot, "grid_epoch", -1), "live_grid")
     _epoch_table(snapshot.epochs)
 
 
 def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecord | None,
-                design: Design | None, data, config: T.TrainConfig | None) -> None:
+                design: Design | None, data, config, partner: Design | None = None,
+                problems: list[str] | None = None) -> None:
     """Train, and the last run's outcome with Continue."""
     ready = design is not None and data is not None and config is not None
-    problems = config.problems(data.task, T.split_size(data, "train"), manager.plan) if (
-        ready) else []
+    if problems is None:
+        problems = config.problems(data.task, T.split_size(data, "train"), manager.plan) if (
+            ready) else []
     for problem in problems:
         st.error(problem)
     if st.button("Train", key=_key("train"), type="primary", icon=":material/play_arrow:",
                  disabled=not ready or bool(problems),
                  help="Train the open design on the prepared data with these settings."):
-        _start(manager, design, data, config)
+        _start(manager, design, data, config, partner)
         st.rerun()
     _notice()
     if job is None and record is None:
@@ -406,8 +590,9 @@ def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecor
     if job is not None:
         snapshot = job.progress.snapshot()
         name, run_id, status, message = job.name, job.run_id, snapshot.status, snapshot.message
-        rows, final, metrics = snapshot.epochs, snapshot.final, list(job.config.metrics)
+        rows, final, names = snapshot.epochs, snapshot.final, _curve_names(job.config)
         batch_x, batch_series = snapshot.batch_x, snapshot.batch_series
+        grid, grid_epoch = getattr(snapshot, "grid", None), getattr(snapshot, "grid_epoch", -1)
         can_continue = job.model is not None or T.read_checkpoint_info(job.run_dir) is not None
         if status in ("finished", "early_stopped", "stopped"):
             _hand_to_export(job, rows)
@@ -415,8 +600,10 @@ def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecor
         name, run_id, status, message = record.name, record.id, record.status, record.message
         rows = [{"epoch": e.epoch, **e.metrics} for e in manager.store.epochs(record.id)
                 if not e.partial]
-        final, metrics = record.final, list(record.config.get("metrics") or [])
+        final, names = record.final, _curve_names(record.config)
         batch_x, batch_series = [], {}
+        grid, grid_epoch = _record_grid(record) if gan_training.is_gan_record(record) else (
+            None, -1)
         can_continue = record.checkpoint is not None or T.read_checkpoint_info(
             record.run_dir) is not None
     done = sum(1 for r in rows if not r.get("partial"))
@@ -432,8 +619,9 @@ def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecor
             _continue(manager, run_id, int(extra), data)
             st.rerun()
     if rows or batch_x:
-        st.plotly_chart(_curves(batch_x, batch_series, rows, metrics), key=_key("last_chart"),
+        st.plotly_chart(_curves(batch_x, batch_series, rows, names), key=_key("last_chart"),
                         config={"displayModeBar": False})
+    _grid(grid, grid_epoch, "last_grid")
     _epoch_table(rows)
 
 
@@ -462,7 +650,7 @@ def _history(manager: jobs.JobManager) -> None:
     names = sorted({k for rows in epochs.values() for e in rows for k in e.metrics
                     if k != "learning_rate"})
     if chosen and names:
-        preferred = "val_loss" if "val_loss" in names else "loss"
+        preferred = next((n for n in ("val_loss", "loss", "g_loss") if n in names), names[0])
         metric = st.selectbox("Curve", names, index=names.index(preferred), key=_key("curve"))
         figure = go.Figure()
         for index, run_id in enumerate(chosen):
@@ -533,12 +721,27 @@ def render() -> None:
     train_tab, history_tab = st.tabs(["Train", "Run history"])
     with train_tab:
         _interrupted(manager, data)
-        config = None
+        config, partner, problems = None, None, None
+        unpaired = False
+        if design is not None and design.role in gan_training.ROLES:
+            partner = _partner(design)
+            unpaired = partner is None
         if design is None:
             st.info("Open or build a design on the Build page first.", icon=":material/info:")
+        elif unpaired:
+            design = None  # nothing to train until there is a partner; the error says why
         elif data is None:
             st.info("Prepare data on the Data page first (a sample is one click).",
                     icon=":material/info:")
+        elif partner is not None:
+            generator, discriminator = gan_training.order_pair(design, partner)
+            images = gan_training.GanImages(data).size("train")
+            st.caption(f"GAN: generator **{generator.name or 'generator'}** against "
+                       f"discriminator **{discriminator.name or 'discriminator'}** on "
+                       f"**{getattr(data, 'source', '') or 'the prepared data'}** ({images:,} "
+                       "real images from all splits; labels are not used).")
+            config = _gan_settings()
+            problems = gan_training.pair_problems(generator, discriminator, data, config)
         else:
             sizes = " / ".join(f"{T.split_size(data, s):,} {s}"
                                for s in ("train", "validation", "test")
@@ -546,13 +749,14 @@ def render() -> None:
             st.caption(f"Design **{design.name or 'Untitled design'}** on "
                        f"**{getattr(data, 'source', '') or 'the prepared data'}** "
                        f"({T.TASK_WORDS[data.task]}; {sizes}).")
+            _apply_suggested(design)
             config = _settings(data, manager.plan)
         job, record = _attached(manager)
         if job is not None and job.active:
             _notice()
-            _live_panel(design, data, config)
+            _live_panel(design, data, config, partner)
         else:
-            _idle_panel(manager, job, record, design, data, config)
+            _idle_panel(manager, job, record, design, data, config, partner, problems)
     with history_tab:
         _history(manager)
 

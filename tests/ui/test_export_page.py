@@ -53,3 +53,43 @@ def test_upload_handler_gives_a_design_or_a_sentence(tmp_path):
     assert error == "" and notes == [] and [n.type for n in design.nodes] == ["Input", "Dense"]
     design, notes, error = export_page.handle_upload(b"not a model", "x.keras")
     assert design is None and "not a zip archive" in error
+
+
+def test_a_gan_run_exports_its_generator_with_the_discriminator(tmp_path, monkeypatch):
+    from builder import jobs, workspace
+    from builder.gan_training import GanConfig
+    from tests.test_jobs import CPU, _gan_pair, _halves
+
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "ws"))
+    manager = jobs.JobManager(jobs.RunStore(workspace.store_path(
+        workspace.ensure(tmp_path / "ws"))), device_plan=CPU)
+    generator, discriminator = _gan_pair()
+    job = manager.submit_gan(generator, discriminator, _halves(),
+                             GanConfig(epochs=1, batch_size=16, samples=4))
+    assert job.wait(120) and job.status == "finished"
+    at = AppTest.from_string(SCRIPT, default_timeout=120).run()
+    assert not at.exception
+    assert job.run_id in at.selectbox(key="nc_export_choice").value
+    at.button(key="nc_export_build").click().run()
+    assert not at.exception, at.exception
+    bundle = at.session_state[export_page.ZIP]
+    names = set(zipfile.ZipFile(io.BytesIO(bundle["data"])).namelist())
+    assert {"saved_model/saved_model.pb", "model.keras", "discriminator.keras",
+            "discriminator_design.json", "README.md"} <= names
+    assert "model.py" not in names
+
+
+def test_a_session_generator_exports_without_a_training_script(tmp_path, monkeypatch):
+    from tests.test_jobs import _gan_pair
+
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "ws"))
+    generator, _ = _gan_pair()
+    at = AppTest.from_string(SCRIPT, default_timeout=120)
+    at.session_state[export_page.MODEL] = build_model(generator)
+    at.session_state[export_page.DESIGN] = generator
+    at.run()
+    at.button(key="nc_export_build").click().run()
+    assert not at.exception, at.exception
+    archive = zipfile.ZipFile(io.BytesIO(at.session_state[export_page.ZIP]["data"]))
+    assert "model.py" not in archive.namelist()
+    assert "noise = tf.random.normal([16, 8])" in archive.read("README.md").decode()

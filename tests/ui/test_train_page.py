@@ -152,3 +152,117 @@ def test_an_interrupted_run_offers_resume(home, moons):
     assert not at.exception, at.exception
     resumed = _wait_for_run(home, job.run_id)
     assert resumed.epochs_done == 2
+
+
+# -- a GAN: the open generator trains against its discriminator ---------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from builder.data.images import prepare_images
+
+    return prepare_images(load_sample("digits"))  # 8 x 8 grey, as the sample comes
+
+
+def _gan_pair(image=(8, 8, 1)):
+    from tests.test_gan import tiny_pair
+
+    generator, discriminator = tiny_pair(image=image)
+    generator.role, discriminator.role = "generator", "discriminator"
+    generator.extra["gan_pair"] = discriminator.extra["gan_pair"] = "pair1"
+    generator.name, discriminator.name = "GAN (generator)", "GAN (discriminator)"
+    return generator, discriminator
+
+
+def _save(home, design):
+    from builder.store import Store
+
+    store = Store(workspace.store_path(workspace.ensure(home)))
+    return store.create_design(design.name, design.to_json(indent=None)).id
+
+
+def test_a_generator_without_a_discriminator_says_how_to_get_one(home, digits):
+    generator, _ = _gan_pair()
+    at = _app(generator, digits)
+    assert any("no discriminator design" in e.value and "GAN template" in e.value
+               for e in at.error)
+    assert at.button(key="nc_train::train").disabled
+
+
+def test_the_open_generator_trains_against_its_partner_with_curves_and_grid(home, digits):
+    generator, discriminator = _gan_pair()
+    _save(home, generator)
+    _save(home, discriminator)
+    at = _app(generator, digits)
+    partner = at.selectbox(key="nc_train::partner::generator")
+    assert partner.options == ["GAN (discriminator)"]
+    assert any("1,797 real images" in c.value for c in at.caption)
+    at.number_input(key="nc_train::gan_epochs").set_value(2)
+    at.run()
+    at.button(key="nc_train::train").click().run()
+    assert not at.exception, at.exception
+    run_id = at.session_state[RUN]
+    job = _wait_for_run(home, run_id, timeout=120)
+    assert job.is_gan and job.partner.role == "discriminator" and job.epochs_done == 2
+    at.run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Finished.") and "g loss" in s.value for s in at.success)
+    chart = next(c for c in at.get("plotly_chart") if c.key == "nc_train::last_chart")
+    assert "Discriminator loss" in chart.proto.spec and "Generator loss" in chart.proto.spec
+    assert any("after epoch 2" in " ".join(image.captions) for image in at.get("image"))
+    assert at.session_state["nc_export_model"] is job.generator
+
+
+def test_images_of_another_size_are_refused_with_the_size_to_choose(home, digits):
+    generator, discriminator = _gan_pair(image=(16, 16, 1))
+    _save(home, discriminator)
+    at = _app(generator, digits)
+    assert any("(16, 16, 1)" in e.value and "image size 16 x 16" in e.value for e in at.error)
+    assert at.button(key="nc_train::train").disabled
+
+
+def test_a_gan_run_opens_in_explore_with_samples_and_epoch_grids(home, digits):
+    from builder.gan_training import GanConfig
+
+    generator, discriminator = _gan_pair()
+    job = _manager(home).submit_gan(generator, discriminator, digits,
+                                    GanConfig(epochs=2, samples=16))
+    assert job.wait(120) and job.status == "finished"
+    at = AppTest.from_string("from builder.ui import explore_page\nexplore_page.render()\n",
+                             default_timeout=120)
+    at.run()  # no data prepared: a generator needs none
+    assert not at.exception, at.exception
+    assert any("turns 8 random numbers" in c.value for c in at.caption)
+    assert at.slider(key="nc_explore::gan_count").value == 32
+    epochs = at.select_slider(key=f"nc_explore::gan_epoch::{job.run_id}")
+    assert epochs.options == ["0", "1", "2"] and epochs.value == 2
+    epochs.set_value(0).run()
+    assert not at.exception, at.exception
+    assert any("before training" in c.value for c in at.caption)
+    assert len(at.get("image")) == 2
+
+
+def test_settings_start_from_the_designs_suggestion_once(home, moons):
+    design = _design()
+    design.extra["suggested_training"] = {"epochs": 25, "learning_rate": 0.003,
+                                          "batch_size": 16, "optimizer": "rmsprop"}
+    at = _app(design=design, data=moons)
+    assert at.number_input(key="nc_train::epochs").value == 25
+    assert at.number_input(key="nc_train::learning_rate").value == pytest.approx(0.003)
+    assert at.number_input(key="nc_train::batch_size").value == 16
+    assert at.selectbox(key="nc_train::optimizer").value == "rmsprop"
+    assert any("design's suggestion" in caption.value for caption in at.caption)
+    assert not at.warning, [w.value for w in at.warning]
+    # The person's own change stays: the suggestion applies once per design.
+    at.number_input(key="nc_train::epochs").set_value(3).run()
+    at.run()
+    assert at.number_input(key="nc_train::epochs").value == 3
+
+
+def test_unsound_suggestions_are_ignored():
+    design = _design()
+    design.extra["suggested_training"] = {"epochs": -4, "learning_rate": "fast",
+                                          "batch_size": 2.5, "optimizer": "magic"}
+    assert train_page.suggested_settings(design) == {}
+    design.extra["suggested_training"] = ["not", "a", "dict"]
+    assert train_page.suggested_settings(design) == {}

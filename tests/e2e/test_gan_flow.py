@@ -1,0 +1,103 @@
+"""A GAN in a real browser: the template, the digits at the generator's size, two epochs, Explore.
+
+As a person would: open the GAN template from the Build page's gallery (it saves
+the generator and the discriminator, linked), load the digits sample on the Data
+page at 16 x 16 (the size the generator makes), train the pair for two epochs on
+the Train page and watch the d/g curves and the grid of generated samples, then
+open Explore and see new samples and the per-epoch grids.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.browsing import settle
+
+pytestmark = pytest.mark.browser
+
+
+def _go(page: Page, title: str) -> None:
+    settle(page)
+    page.get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
+    settle(page)
+
+
+def _set_number(page: Page, label: str, value: int) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+    settle(page)
+    expect(page.get_by_label(label, exact=True)).to_have_value(str(value))
+
+
+def test_gan_template_trains_on_digits_and_explores(app_url, page, shot):
+    page.goto(app_url)
+    expect(page.get_by_role("button", name="Templates")).to_be_visible(timeout=90_000)
+    settle(page)
+    page.get_by_role("button", name="Templates").click()
+    template = page.locator(".st-key-nc_tpl--gan_digits button")
+    expect(template).to_be_visible()
+    settle(page)
+    template.click()
+    settle(page)
+    page.keyboard.press("Escape")
+    expect(page.get_by_text("the template also saved", exact=False)).to_be_visible(
+        timeout=60_000)
+    shot(page, "1-template")
+
+    _go(page, "Data")
+    page.get_by_label("Sample", exact=True).click()
+    page.get_by_role("option", name=re.compile("Handwritten digits")).click()
+    settle(page)
+    page.get_by_role("button", name="Load sample").click()
+    expect(page.get_by_role("button", name="Prepare dataset")).to_be_visible(timeout=60_000)
+    settle(page)
+    _set_number(page, "Height", 16)
+    _set_number(page, "Width", 16)
+    page.get_by_role("button", name="Prepare dataset").click()
+    expect(page.get_by_text("Prepared for training")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("16x16x1")).to_be_visible()
+    # The open design is the generator: the Data page checks only the image shape.
+    expect(page.get_by_text("makes images of shape (16, 16, 1), the shape of these images",
+                            exact=False)).to_be_visible()
+    shot(page, "2-data")
+
+    _go(page, "Train")
+    expect(page.get_by_text("against discriminator", exact=False)).to_be_visible()
+    expect(page.get_by_text("1,797 real images", exact=False)).to_be_visible()
+    _set_number(page, "Epochs", 2)
+    shot(page, "3-settings")
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_role("button", name="Stop", exact=True)).to_be_visible(timeout=60_000)
+    live_grid = page.locator('.st-key-nc_train--live_grid img')
+    expect(live_grid).to_be_visible(timeout=120_000)
+    shot(page, "4-live")
+    expect(page.get_by_text(re.compile(r"^Finished\. "))).to_be_visible(timeout=240_000)
+    settle(page)
+    chart = page.locator('.st-key-nc_train--last_chart[data-stale="false"]')
+    chart.scroll_into_view_if_needed()
+    expect(chart.get_by_text("Discriminator loss")).to_be_visible()
+    expect(chart.get_by_text("Generator loss")).to_be_visible()
+    # Two panels, each with two epoch points.
+    expect(chart.locator("path.point")).to_have_count(4)
+    grid = page.locator(".st-key-nc_train--last_grid")
+    expect(grid.locator("img")).to_be_visible()
+    expect(grid.get_by_text("after epoch 2")).to_be_visible()
+    grid.scroll_into_view_if_needed()
+    shot(page, "5-finished")
+
+    _go(page, "Explore")
+    expect(page.get_by_text("random numbers (noise)", exact=False)).to_be_visible(
+        timeout=60_000)
+    samples = page.locator(".st-key-nc_explore--gan_grid img")
+    expect(samples).to_be_visible(timeout=60_000)
+    shot(page, "6-explore")
+    page.get_by_role("tab", name="Samples by epoch").click()
+    settle(page)
+    expect(page.locator(".st-key-nc_explore--gan_epoch_grid img")).to_be_visible()
+    expect(page.get_by_text("after epoch 2", exact=False)).to_be_visible()
+    shot(page, "7-epochs")
