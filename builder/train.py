@@ -998,7 +998,8 @@ def _make_loss(loss: str, from_logits: bool):
     return keras.losses.MeanSquaredError()
 
 
-def _make_metrics(config: TrainConfig, task: str, loss: str, from_logits: bool) -> list:
+def _make_metrics(config: TrainConfig, task: str, loss: str, from_logits: bool,
+                  target_scale: list[float] | None = None) -> list:
     import keras
 
     made = []
@@ -1021,6 +1022,10 @@ def _make_metrics(config: TrainConfig, task: str, loss: str, from_logits: bool) 
             made.append(keras.metrics.Precision(name="precision", thresholds=threshold))
         elif metric == "recall":
             made.append(keras.metrics.Recall(name="recall", thresholds=threshold))
+        elif metric in ("mae", "mse", "rmse") and target_scale is not None:
+            from builder.target_metrics import TargetUnitsError
+
+            made.append(TargetUnitsError(target_scale, kind=metric, name=metric))
         elif metric == "mae":
             made.append(keras.metrics.MeanAbsoluteError(name="mae"))
         elif metric == "mse":
@@ -1028,6 +1033,21 @@ def _make_metrics(config: TrainConfig, task: str, loss: str, from_logits: bool) 
         elif metric == "rmse":
             made.append(keras.metrics.RootMeanSquaredError(name="rmse"))
     return made
+
+
+def regression_target_scale(data) -> list[float] | None:
+    """Each regression target's standard deviation, when training sees standardised targets.
+
+    The error metrics are then reported in the target's own units; None otherwise.
+    """
+    if getattr(data, "task", None) != "regression" or getattr(data, "postprocessing",
+                                                               None) is None:
+        return None
+    std = (getattr(data, "info", None) or {}).get("target_std")
+    if std is None:
+        return None
+    values = np.asarray(std, dtype=np.float64).reshape(-1)
+    return [float(v) for v in values] if values.size and np.all(np.isfinite(values)) else None
 
 
 def _make_optimizer(config: TrainConfig, steps_per_epoch: int):
@@ -1088,7 +1108,8 @@ def build_training_model(design: Design, data, config: TrainConfig, steps_per_ep
     model.compile(
         optimizer=_make_optimizer(config, steps_per_epoch),
         loss=_make_loss(loss, from_logits),
-        metrics=_make_metrics(config, data.task, loss, from_logits),
+        metrics=_make_metrics(config, data.task, loss, from_logits,
+                             regression_target_scale(data)),
         jit_compile=bool(config.xla),
     )
     return model
@@ -1434,4 +1455,21 @@ def _final_scores(model, data, rows: list[dict], batch_size: int, adapter, with_
             test_ds = test_ds.map(adapter)
         scores = model.evaluate(test_ds, return_dict=True, verbose=0)
         final.update({f"test_{k}": float(v) for k, v in scores.items()})
+    # Regression trains on standardised targets, so Keras's error metrics are in standard
+    # deviations; the final errors are given in the target's own units instead, as the
+    # Explore page shows them. The losses stay what the optimiser minimised.
+    to_units = getattr(data, "to_target_units", None)
+    if (data.task == "regression" and callable(to_units)
+            and getattr(data, "postprocessing", None) is not None and hasattr(data, "arrays")):
+        for prefix, split in (("", "train"), ("val_", "validation"), ("test_", "test")):
+            names = [m for m in ("mae", "mse", "rmse") if f"{prefix}{m}" in final]
+            if not names or not split_size(data, split):
+                continue
+            x, y = data.arrays(split)
+            predicted = model.predict(x, batch_size=min(max(batch_size, 32), 4096), verbose=0)
+            errors = (np.asarray(to_units(predicted), np.float64).reshape(len(x), -1)
+                      - np.asarray(to_units(y), np.float64).reshape(len(x), -1))
+            mse = float(np.mean(errors ** 2))
+            values = {"mae": float(np.mean(np.abs(errors))), "mse": mse, "rmse": math.sqrt(mse)}
+            final.update({f"{prefix}{name}": values[name] for name in names})
     return final

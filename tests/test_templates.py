@@ -38,3 +38,19 @@ def test_autoencoders_output_their_input_shape():
         (out,) = report.output_ids
         (inp,) = report.input_ids
         assert report.nodes[out].output_shape == report.nodes[inp].output_shape
+
+
+def test_model_templates_suggest_training_settings_that_validate():
+    from builder.train import TrainConfig
+
+    for template in TEMPLATES:
+        if template.family == "gan":
+            continue  # a GAN trains its own way (builder.gan)
+        design = template.design("model")
+        suggested = design.extra.get("suggested_training")
+        assert isinstance(suggested, dict) and suggested.get("epochs", 0) > 0, template.slug
+        config = TrainConfig.from_dict(suggested)
+        assert not config.problems(), (template.slug, config.problems())
+        # The settings ride along with the design when it is saved and opened again.
+        again = type(design).from_json(design.to_json())
+        assert again.extra["suggested_training"] == suggested

@@ -394,3 +394,36 @@ def test_xla_compilation_reaches_the_model():
     result = train(_classifier(), _binary(), TrainConfig(epochs=1, xla=True), device_plan=GPU,
                    strategy=tf.distribute.get_strategy())
     assert result.status == "finished" and result.model.jit_compile is True
+
+
+def test_regression_errors_are_reported_in_the_targets_own_units(tmp_path):
+    """Training sees standardised targets; the per-epoch MAE and the final one read in units."""
+    import keras
+
+    from builder.data.samples import load_sample
+    from builder.data.tabular import prepare_tabular
+    from builder.target_metrics import TargetUnitsError
+    from tests.helpers import chain
+
+    source = load_sample("diabetes")
+    data = prepare_tabular(source, source.target, task="regression")
+    std = float(np.asarray(data.info["target_std"]).reshape(-1)[0])
+    assert std > 10  # disease progression spreads over tens of points
+    design = chain(("Dense", {"units": 16, "activation": "relu"}), ("Dense", {"units": 1}),
+                   input_shape=data.input_shape)
+    result = train(design, data, TrainConfig(epochs=2, metrics=("mae", "rmse"), seed=0),
+                   run_dir=tmp_path)
+    last = [row for row in result.history if not row.get("partial")][-1]
+    assert last["val_mae"] == pytest.approx(result.final["val_mae"], rel=1e-3)
+    assert last["val_rmse"] == pytest.approx(result.final["val_rmse"], rel=1e-3)
+    assert last["val_mae"] > 1.0  # in points of progression, not standard deviations
+    saved = tmp_path / "regression.keras"
+    result.model.save(saved)
+    loaded = keras.models.load_model(saved, safe_mode=True)  # the metric is registered
+    assert loaded.count_params() == result.model.count_params()
+
+    metric = TargetUnitsError([2.0, 10.0], kind="rmse")
+    metric.update_state(np.array([[0.0, 0.0]]), np.array([[1.0, 1.0]]))
+    assert float(metric.result()) == pytest.approx(np.sqrt((4 + 100) / 2))
+    again = keras.metrics.deserialize(keras.metrics.serialize(metric))
+    assert again.get_config() == metric.get_config()

@@ -212,21 +212,95 @@ def image_grid(images, titles: list[str] | None = None, columns: int = 8,
     return _layout(fig, title, max(200, rows * tile + 60))
 
 
-def reconstruction_pairs(originals, reconstructions, errors=None, columns: int = 6) -> go.Figure:
-    """Rows of originals, each above a row of their reconstructions."""
+def reconstruction_pairs(originals, reconstructions, errors=None, columns: int = 6,
+                         indices=None) -> go.Figure:
+    """Rows of originals, each above a row of their reconstructions.
+
+    Args:
+        originals, reconstructions: images in the same order.
+        errors: each pair's error, shown under the reconstruction.
+        columns: pairs per row.
+        indices: each pair's sample number in its split (default 0, 1, 2...).
+    """
     originals = list(originals)
     reconstructions = list(reconstructions)
+    numbers = list(range(len(originals))) if indices is None else [int(i) for i in indices]
     columns = max(1, min(columns, len(originals)))
     count = len(originals) if len(originals) <= columns else len(originals) // columns * columns
     images, titles = [], []
     for start in range(0, count, columns):
         chunk = range(start, start + columns)
         images += [originals[i] for i in chunk]
-        titles += [f"original #{i}" for i in chunk]
+        titles += [f"original #{numbers[i]}" for i in chunk]
         images += [reconstructions[i] for i in chunk]
         titles += ["rebuilt" + (f" (mse {errors[i]:.3g})" if errors is not None else "")
                    for i in chunk]
     return image_grid(images, titles, columns=columns, title="Originals and reconstructions")
+
+
+# Plotly's "Plotly" qualitative palette, then "D3" for an eleventh class and on.
+_CLASS_COLOURS = ["#636efa", "#ef553b", "#00cc96", "#ab63fa", "#ffa15a", "#19d3f3",
+                  "#ff6692", "#b6e880", "#ff97ff", "#fecb52", "#1f77b4", "#ff7f0e", "#2ca02c",
+                  "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def code_space_scatter(codes, labels=None, label_names=None, layer: str = "code",
+                       max_legend: int = 20) -> go.Figure:
+    """An autoencoder's 2-D codes as points, coloured by the labels training did not use.
+
+    Args:
+        codes: ``(n, 2)`` codes.
+        labels: ``(n,)`` class ids, or None (one colour).
+        label_names: one name per class id.
+        layer: the bottleneck layer's name, for the axis titles.
+        max_legend: classes drawn as their own legend entries; the rest share one.
+
+    Raises:
+        ValueError: the codes are not two numbers per sample, or the labels do not
+            match them.
+    """
+    codes = np.asarray(codes, dtype=float)
+    if codes.ndim != 2 or codes.shape[1] != 2:
+        raise ValueError(f"A code-space map needs two numbers per sample; got codes of shape "
+                         f"{codes.shape}. Give the autoencoder a bottleneck of 2 units.")
+    fig = go.Figure()
+    if labels is None:
+        fig.add_trace(go.Scatter(x=codes[:, 0], y=codes[:, 1], mode="markers",
+                                 marker=dict(size=6, opacity=0.75, color=_CLASS_COLOURS[0]),
+                                 name="samples", customdata=np.arange(len(codes)),
+                                 hovertemplate="sample %{customdata}<extra></extra>"))
+    else:
+        labels = np.asarray(labels).astype(np.int64).ravel()
+        if len(labels) != len(codes):
+            raise ValueError(f"There are {len(codes)} codes but {len(labels)} labels; give one "
+                             "label per code.")
+        names = [str(n) for n in (label_names or [])]
+        classes = sorted(set(labels.tolist()))
+        for rank, label in enumerate(classes):
+            if rank >= max_legend:
+                break
+            members = np.flatnonzero(labels == label)
+            name = names[label] if 0 <= label < len(names) else str(label)
+            fig.add_trace(go.Scatter(
+                x=codes[members, 0], y=codes[members, 1], mode="markers", name=name,
+                marker=dict(size=6, opacity=0.75,
+                            color=_CLASS_COLOURS[rank % len(_CLASS_COLOURS)]),
+                customdata=members,
+                hovertemplate=f"{name}: sample %{{customdata}}<extra></extra>"))
+        rest = np.flatnonzero(np.isin(labels, classes[max_legend:]))
+        if len(rest):
+            fig.add_trace(go.Scatter(x=codes[rest, 0], y=codes[rest, 1], mode="markers",
+                                     name=f"{len(classes) - max_legend} more classes",
+                                     marker=dict(size=5, opacity=0.5, color="#999999"),
+                                     customdata=rest,
+                                     hovertemplate="sample %{customdata}<extra></extra>"))
+    fig.update_xaxes(title=f"{layer} 1")
+    fig.update_yaxes(title=f"{layer} 2")
+    title = "Code space" + (" coloured by the labels training did not use"
+                            if labels is not None else "")
+    fig.update_layout(legend=dict(title="label" if labels is not None else None,
+                                  itemsizing="constant"))
+    return _layout(fig, title, 520)
 
 
 # -- attributions for tables and sequences -------------------------------------------------------

@@ -385,21 +385,90 @@ def _reconstruction(item, result, scores) -> None:
         order = np.argsort(-errors) if worst else np.arange(len(errors))
         shown = order[:12]
         st.plotly_chart(figures.reconstruction_pairs(result.y_true[shown], result.y_pred[shown],
-                                                     errors[shown]),
+                                                     errors[shown], indices=shown),
                         width="stretch", key=_key("pairs"))
     else:
         st.dataframe(pd.DataFrame({"sample": np.arange(len(errors)), "mse": errors})
                      .sort_values("mse", ascending=False), hide_index=True, height=300)
+    from builder.explain import codes
+
+    st.subheader("Code space")
+    try:
+        space = _cached(item, ("codes", result.split),
+                        lambda: codes.code_space(item.model, item.data, result.split))
+    except codes.CodeError as exc:
+        st.info(str(exc), icon=":material/info:")
+        return
+    if not space.is_2d:
+        st.caption(f"The bottleneck '{space.layer}' gives {space.size:,} numbers per sample "
+                   f"(shape {space.shape}). A map of the code space needs a bottleneck of two "
+                   "units, such as the 'code' layer of the template 'Autoencoder with a 2-D "
+                   "code'.")
+        return
+    st.caption(f"Each point is one {result.split} sample at its 2-D code (the output of "
+               f"'{space.layer}'). " + ("The colours are the labels the data had; training "
+                                        "never saw them." if space.labels is not None else
+                                        "This data has no labels to colour the points by."))
+    st.plotly_chart(figures.code_space_scatter(space.codes, space.labels, space.label_names,
+                                               space.layer),
+                    width="stretch", key=_key("codes"))
+
+
+def _generator_model(item: Explorable):
+    """A GAN run's generator: in memory when trained by this process, else its .keras file."""
+    job = _manager().get(item.key)
+    if job is not None and getattr(job, "generator", None) is not None:
+        return job.generator
+    path = item.record.artifacts.get("model")
+    try:
+        return _load_model(path, Path(path).stat().st_mtime)
+    except Exception as exc:  # a damaged or foreign file: say so, keep the page
+        st.info(f"The saved generator of this run could not be loaded ({exc}). Train it again, "
+                "or choose another run.", icon=":material/info:")
+        return None
 
 
 def _generator_tab(item: Explorable) -> None:
-    from builder.gan import generate
+    """A GAN's generator: new samples from a seed, and the fixed-noise grid of every epoch."""
+    from builder import gan_training
+    from builder.gan import generate, tile, to_uint8
 
-    count = st.slider("Samples", 8, 64, 32, step=8, key=_key("gan_count"))
-    seed = st.number_input("Noise seed", 0, 10_000, 0, key=_key("gan_seed"))
-    images = generate(item.model, count, seed=int(seed))
-    st.plotly_chart(figures.image_grid(images, None, columns=8, title="Generated samples"),
-                    width="stretch", key=_key("gan_grid"))
+    generator = _generator_model(item)
+    if generator is None:
+        return
+    noise = tuple(generator.input_shape[1:])
+    st.caption(f"The generator turns {int(np.prod(noise))} random numbers (noise) into an image "
+               "of shape " + " x ".join(str(d) for d in generator.output_shape[1:]) + ". The "
+               "same seed always gives the same samples.")
+    samples_tab, epochs_tab = st.tabs(["Generated samples", "Samples by epoch"])
+    with samples_tab:
+        left, right = st.columns(2)
+        count = left.slider("Samples", 8, 64, 32, step=8, key=_key("gan_count"))
+        seed = right.number_input("Noise seed", 0, 10_000, 0, key=_key("gan_seed"))
+        images = _cached(item, ("generated", id(generator), count, int(seed)),
+                         lambda: to_uint8(generate(generator, count, seed=int(seed))))
+        _show_grid(tile(images, columns=8), "gan_grid")
+    with epochs_tab:
+        folder = item.record.artifacts.get("grids") or str(
+            Path(item.record.run_dir) / gan_training.GRIDS_DIR)
+        epochs = gan_training.grid_epochs(folder)
+        if not epochs:
+            st.info("This run saved no per-epoch grids.", icon=":material/info:")
+            return
+        epoch = epochs[-1] if len(epochs) == 1 else st.select_slider(
+            "Epoch", epochs, value=epochs[-1], key=_key("gan_epoch", item.key),
+            help="Epoch 0 is the untrained generator. Every grid comes from the same noise, "
+                 "so the same place shows the same sample learning.")
+        _show_grid(tile(gan_training.load_grid(folder, epoch)), "gan_epoch_grid")
+        when = "before training" if epoch == 0 else f"after epoch {epoch}"
+        st.caption(f"The samples from the run's fixed noise {when}.")
+
+
+def _show_grid(picture: np.ndarray, key: str) -> None:
+    scale = max(1, 480 // max(picture.shape[:2]))
+    picture = np.repeat(np.repeat(picture, scale, axis=0), scale, axis=1)
+    with st.container(key=_key(key)):
+        st.image(picture[..., 0] if picture.shape[-1] == 1 else picture)
 
 
 def _sample_picker(tab: str, split: str, result) -> int:
@@ -696,6 +765,9 @@ def render() -> None:
     choice = st.selectbox("Trained model", list(by_key), index=list(by_key).index(current),
                           format_func=lambda k: by_key[k].label, key=_key("source"))
     state.put(SOURCE, choice)
+    if by_key[choice].role == "generator":  # a GAN run: noise in, images out; no data needed
+        _generator_tab(by_key[choice])
+        return
     item = _resolve(by_key[choice])
     if item.problem:
         st.info(item.problem, icon=":material/info:")
@@ -704,9 +776,6 @@ def render() -> None:
         return
     if item.note:
         st.caption(item.note)
-    if item.role == "generator":
-        _generator_tab(item)
-        return
     splits = [s for s in ("validation", "test", "train") if len(item.data.splits.get(s, []))]
     split = st.radio("Split", splits, horizontal=True, key=_key("split"),
                      index=splits.index(state.get(SPLIT)) if state.get(SPLIT) in splits else 0)

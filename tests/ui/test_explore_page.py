@@ -161,3 +161,57 @@ def test_regression_and_text_tabs_render(home):
     at = _app(classifier, text)
     titles = [c.get("layout", {}).get("title", {}).get("text", "") for c in _charts(at)]
     assert "Per word" in titles
+
+
+@pytest.fixture(scope="module")
+def autoencoder_run():
+    """The 2-D-code template trained a little on digits prepared for reconstruction."""
+    from builder.data.link import fix_all
+    from builder.design import TEMPLATES_DIR, load_template
+    from builder.train import TrainConfig, train
+
+    data = prepare_images(load_sample("digits"), size=(8, 8), channels=1, task="reconstruction")
+    design = fix_all(load_template(TEMPLATES_DIR / "dense_autoencoder_2d.json").design(), data)
+    result = train(design, data, TrainConfig(epochs=3, learning_rate=0.003, seed=0),
+                   evaluate_test=False)
+    return data, result.model, result.history
+
+
+def test_an_autoencoder_shows_reconstructions_and_its_2d_code_space(home, autoencoder_run):
+    data, model, history = autoencoder_run
+    at = _app(model, data, history)
+    assert {"Mean squared error", "Mean absolute error"} <= {m.label for m in at.metric}
+    charts = _charts(at)
+    titles = [c.get("layout", {}).get("title", {}).get("text", "") for c in charts]
+    assert "Originals and reconstructions" in titles
+    space = next(c for c in charts if c.get("layout", {}).get("title", {}).get("text", "")
+                 .startswith("Code space"))
+    assert "labels training did not use" in space["layout"]["title"]["text"]
+    # One trace per digit, and every validation sample is a point.
+    assert sorted(trace["name"] for trace in space["data"]) == [str(d) for d in range(10)]
+    assert sum(_count(trace["x"]) for trace in space["data"]) == len(data.splits["validation"])
+    assert any("'code'" in caption.value for caption in at.caption)
+
+
+def _count(values) -> int:
+    """How many values a chart's array holds (Plotly sends NumPy arrays as typed bytes)."""
+    if isinstance(values, dict) and "bdata" in values:
+        import base64
+
+        import numpy as np
+
+        return len(np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]))
+    return len(values)
+
+
+def test_a_wide_bottleneck_says_why_there_is_no_map(home):
+    data = prepare_images(load_sample("digits"), size=(8, 8), channels=1, task="reconstruction")
+    inputs = keras.Input((8, 8, 1), name="image")
+    squeezed = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="encode")(inputs)
+    grown = keras.layers.Conv2DTranspose(1, 3, strides=2, padding="same", activation="sigmoid",
+                                         name="decode")(squeezed)
+    at = _app(keras.Model(inputs, grown), data)
+    titles = [c.get("layout", {}).get("title", {}).get("text", "") for c in _charts(at)]
+    assert "Originals and reconstructions" in titles
+    assert not any(t.startswith("Code space") for t in titles)
+    assert any("'encode' gives 64 numbers per sample" in c.value for c in at.caption)
