@@ -212,10 +212,8 @@ def _prepare_sample(args):
     return _prepare_table(source, args)
 
 
-def _config(args):
-    """Settings: defaults, then a resumed run's own settings, then --config, then flags."""
-    from builder.train import TrainConfig
-
+def _saved_and_file_settings(args, example: str) -> dict:
+    """Settings from a resumed run's record, then from --config (a JSON object)."""
     settings: dict = {}
     if args.resume:
         saved = _read_json(Path(args.out) / "run.json").get("config")
@@ -232,8 +230,16 @@ def _config(args):
                            "it or leave --config out.") from exc
         if not isinstance(from_file, dict):
             raise _Failure(f"The settings file {args.config} must hold a JSON object of "
-                           "settings, e.g. {\"epochs\": 20, \"optimizer\": \"sgd\"}.")
+                           f"settings, e.g. {example}.")
         settings.update(from_file)
+    return settings
+
+
+def _config(args):
+    """Settings: defaults, then a resumed run's own settings, then --config, then flags."""
+    from builder.train import TrainConfig
+
+    settings = _saved_and_file_settings(args, '{"epochs": 20, "optimizer": "sgd"}')
     for flag, name in _SETTING_FLAGS.items():
         value = getattr(args, flag)
         if value is not None:
@@ -247,6 +253,73 @@ def _config(args):
         return TrainConfig.from_dict(settings)
     except (ValueError, TypeError) as exc:
         raise _Failure(str(exc)) from exc
+
+
+def _out_folder(args) -> Path:
+    """The --out folder, checked against --resume and created."""
+    from builder.train import read_checkpoint_info
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise _Failure(f"--out {out} is a file; give a folder (it is created if needed).")
+    has_checkpoint = read_checkpoint_info(out) is not None
+    if args.resume and not has_checkpoint:
+        raise _Failure(f"There is no checkpoint in {out} to resume from. Leave out --resume to "
+                       "start a new run there.")
+    if has_checkpoint and not args.resume:
+        raise _Failure(f"{out} already holds a run's checkpoint. Add --resume to go on from it, "
+                       "or choose another --out folder.")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _open_record(args, out: Path, name: str, design: dict, data: dict, config,
+                 device: str):
+    """The run's record in the workspace history (the resumed one, or a new one).
+
+    Returns (store, run_id); (None, None) with a note when the history cannot be written,
+    since training does not need it.
+    """
+    from builder.run_store import RunStore, RunStoreError
+    from builder.workspace import WorkspaceError
+
+    try:
+        store = RunStore()
+        previous = _read_json(out / "run.json").get("run_id") if args.resume else None
+        if previous and store.get(previous) is not None:
+            store.claim(previous)
+            store.set_status(previous, "running")
+            store.update_config(previous, config.to_dict())
+            return store, previous
+        return store, store.create_run(name=name, design=design, data=data,
+                                       config=config.to_dict(), device=device,
+                                       status="running", run_dir=out).id
+    except (RunStoreError, WorkspaceError, OSError) as exc:
+        print(f"Note: the run is not recorded in the workspace history ({exc}).",
+              file=sys.stderr)
+        return None, None
+
+
+def _interrupt_handler(stop: threading.Event):
+    """Ctrl-C stops after the current batch; a second one aborts."""
+    def on_interrupt(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\nStopping after the current batch (Ctrl-C again to abort)...", file=sys.stderr)
+    return on_interrupt
+
+
+def _epoch_reporter(args, total_epochs: int, store, run_id):
+    """Print each epoch's line and record it in the run history."""
+    def on_epoch(row: dict) -> None:
+        if not args.quiet:
+            print(_epoch_line(row, total_epochs), flush=True)
+        if store is not None:
+            metrics = {k: v for k, v in row.items() if k not in ("epoch", "seconds", "partial")}
+            store.record_epoch(run_id, row["epoch"], metrics, row.get("seconds", 0.0),
+                               partial=bool(row.get("partial")))
+    return on_epoch
 
 
 def _is_chief() -> bool:
@@ -302,8 +375,6 @@ def _train(args) -> int:
     chief = _is_chief()
 
     from builder import train as train_module
-    from builder.run_store import RunStore, RunStoreError
-    from builder.workspace import WorkspaceError
 
     _check_design(design, args.design)
     config = _config(args)
@@ -319,37 +390,13 @@ def _train(args) -> int:
     if problems:
         raise _Failure("Training cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
 
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise _Failure(f"--out {out} is a file; give a folder (it is created if needed).")
-    has_checkpoint = train_module.read_checkpoint_info(out) is not None
-    if args.resume and not has_checkpoint:
-        raise _Failure(f"There is no checkpoint in {out} to resume from. Leave out --resume to "
-                       "start a new run there.")
-    if has_checkpoint and not args.resume:
-        raise _Failure(f"{out} already holds a run's checkpoint. Add --resume to go on from it, "
-                       "or choose another --out folder.")
-    out.mkdir(parents=True, exist_ok=True)
+    out = _out_folder(args)
 
     store, run_id = None, None
     if chief:
-        try:
-            store = RunStore()
-            previous = _read_json(out / "run.json").get("run_id") if args.resume else None
-            if previous and store.get(previous) is not None:
-                run_id = previous
-                store.claim(run_id)
-                store.set_status(run_id, "running")
-                store.update_config(run_id, config.to_dict())
-            else:
-                run_id = store.create_run(
-                    name=design.name or Path(args.design).stem, design=design.to_dict(),
-                    data=train_module.describe_data(data), config=config.to_dict(),
-                    device=device_plan.label, status="running", run_dir=out).id
-        except (RunStoreError, WorkspaceError, OSError) as exc:
-            print(f"Note: the run is not recorded in the workspace history ({exc}).",
-                  file=sys.stderr)
-            store = None
+        store, run_id = _open_record(args, out, design.name or Path(args.design).stem,
+                                     design.to_dict(), train_module.describe_data(data), config,
+                                     device_plan.label)
 
     sizes = data.sizes if hasattr(data, "sizes") else {}
     batch = config.effective_batch_size(n_train)
@@ -361,22 +408,11 @@ def _train(args) -> int:
               f"{config.learning_rate:g}; loss {config.loss}.")
 
     stop = threading.Event()
-
-    def on_interrupt(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        print("\nStopping after the current batch (Ctrl-C again to abort)...", file=sys.stderr)
+    on_interrupt = _interrupt_handler(stop)
 
     previous_handler = signal.signal(signal.SIGINT, on_interrupt)
 
-    def on_epoch(row: dict) -> None:
-        if not args.quiet:
-            print(_epoch_line(row, config.epochs), flush=True)
-        if store is not None:
-            metrics = {k: v for k, v in row.items() if k not in ("epoch", "seconds", "partial")}
-            store.record_epoch(run_id, row["epoch"], metrics, row.get("seconds", 0.0),
-                               partial=bool(row.get("partial")))
+    on_epoch = _epoch_reporter(args, config.epochs, store, run_id)
 
     _write_json(out / "run.json", {"run_id": run_id, "status": "running",
                                    "design": design.to_dict(), "config": config.to_dict(),
@@ -476,21 +512,7 @@ def _gan_images(args, generator):
 def _gan_config(args):
     from builder.gan_training import GanConfig
 
-    settings: dict = {}
-    if args.resume:
-        saved = _read_json(Path(args.out) / "run.json").get("config")
-        if isinstance(saved, dict):
-            settings.update(saved)
-    if args.config:
-        try:
-            from_file = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise _Failure(f"The settings file {args.config} cannot be read as JSON ({exc}). "
-                           "Fix it or leave --config out.") from exc
-        if not isinstance(from_file, dict):
-            raise _Failure(f"The settings file {args.config} must hold a JSON object of "
-                           "settings, e.g. {\"epochs\": 100, \"batch_size\": 64}.")
-        settings.update(from_file)
+    settings = _saved_and_file_settings(args, '{"epochs": 100, "batch_size": 64}')
     for flag in ("epochs", "batch_size", "learning_rate", "seed"):
         if getattr(args, flag) is not None:
             settings[flag] = getattr(args, flag)
@@ -506,9 +528,7 @@ def _train_gan(args, designs) -> int:
     from builder import gan_training
     from builder import strategy as strategy_module
     from builder.gan import tile
-    from builder.run_store import RunStore, RunStoreError
-    from builder.train import CHECKPOINT_FILE, describe_data, read_checkpoint_info
-    from builder.workspace import WorkspaceError
+    from builder.train import CHECKPOINT_FILE, describe_data
 
     generator, discriminator = gan_training.order_pair(*designs)
     for design in (generator, discriminator):
@@ -520,36 +540,11 @@ def _train_gan(args, designs) -> int:
     problems = gan_training.pair_problems(generator, discriminator, data, config)
     if problems:
         raise _Failure("Training cannot start:\n" + "\n".join(f"  - {p}" for p in problems))
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise _Failure(f"--out {out} is a file; give a folder (it is created if needed).")
-    has_checkpoint = read_checkpoint_info(out) is not None
-    if args.resume and not has_checkpoint:
-        raise _Failure(f"There is no checkpoint in {out} to resume from. Leave out --resume to "
-                       "start a new run there.")
-    if has_checkpoint and not args.resume:
-        raise _Failure(f"{out} already holds a run's checkpoint. Add --resume to go on from it, "
-                       "or choose another --out folder.")
-    out.mkdir(parents=True, exist_ok=True)
+    out = _out_folder(args)
     name = generator.name or Path(args.design).stem
-    store, run_id = None, None
-    try:
-        store = RunStore()
-        previous = _read_json(out / "run.json").get("run_id") if args.resume else None
-        if previous and store.get(previous) is not None:
-            run_id = previous
-            store.claim(run_id)
-            store.set_status(run_id, "running")
-            store.update_config(run_id, config.to_dict())
-        else:
-            run_id = store.create_run(
-                name=name, design=gan_training.record_design(generator, discriminator),
-                data=describe_data(data), config=config.to_dict(), device=device_plan.label,
-                status="running", run_dir=out).id
-    except (RunStoreError, WorkspaceError, OSError) as exc:
-        print(f"Note: the run is not recorded in the workspace history ({exc}).",
-              file=sys.stderr)
-        store = None
+    store, run_id = _open_record(args, out, name,
+                                 gan_training.record_design(generator, discriminator),
+                                 describe_data(data), config, device_plan.label)
     images = gan_training.GanImages(data).size("train")
     if not args.quiet:
         print(f"Training the GAN {name!r}: generator against discriminator on {images:,} "
@@ -557,20 +552,9 @@ def _train_gan(args, designs) -> int:
         print(f"Device: {device_plan.label}. Batch {config.batch_size}; Adam, learning rate "
               f"{config.learning_rate:g}, beta_1 {config.beta_1:g}.")
     stop = threading.Event()
+    on_interrupt = _interrupt_handler(stop)
 
-    def on_interrupt(signum, frame):
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-        print("\nStopping after the current batch (Ctrl-C again to abort)...", file=sys.stderr)
-
-    def on_epoch(row: dict) -> None:
-        if not args.quiet:
-            print(_epoch_line(row, config.epochs), flush=True)
-        if store is not None:
-            metrics = {k: v for k, v in row.items() if k not in ("epoch", "seconds", "partial")}
-            store.record_epoch(run_id, row["epoch"], metrics, row.get("seconds", 0.0),
-                               partial=bool(row.get("partial")))
+    on_epoch = _epoch_reporter(args, config.epochs, store, run_id)
 
     record = {"run_id": run_id, "status": "running",
               "design": gan_training.record_design(generator, discriminator),

@@ -41,6 +41,7 @@ from builder.train import (
     _activation_name,
     _layer_named,
     _node_of,
+    checked_settings,
     split_size,
     train,
 )
@@ -89,15 +90,7 @@ class GanConfig:
         Raises:
             ValueError: not a mapping, or a setting a GAN does not have.
         """
-        if not isinstance(raw, dict):
-            raise ValueError(f"GAN settings must be a mapping of names to values; got "
-                             f"{type(raw).__name__}.")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(str(k) for k in raw if k not in known)
-        if unknown:
-            raise ValueError(f"Unknown GAN setting {unknown[0]!r:.40}; the settings are: "
-                             f"{', '.join(sorted(known - {'kind'}))}. Remove it.")
-        return cls(**{k: v for k, v in raw.items() if k != "kind"})
+        return cls(**checked_settings(cls, raw, "GAN", hidden=frozenset({"kind"})))
 
     @property
     def metrics(self) -> tuple[str, ...]:

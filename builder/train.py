@@ -166,15 +166,7 @@ class TrainConfig:
         Raises:
             ValueError: not a mapping, or a setting this version does not know.
         """
-        if not isinstance(raw, dict):
-            raise ValueError(f"Training settings must be a mapping of names to values; got "
-                             f"{type(raw).__name__}.")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(str(k) for k in raw if k not in known)
-        if unknown:
-            raise ValueError(f"Unknown training setting {unknown[0]!r:.40}; the settings are: "
-                             f"{', '.join(sorted(known))}. Remove it.")
-        values = dict(raw)
+        values = checked_settings(cls, raw, "training")
         if isinstance(values.get("metrics"), list):
             values["metrics"] = tuple(values["metrics"])
         return cls(**values)
@@ -327,6 +319,27 @@ TASK_WORDS = {
     "regression": "regression",
     "reconstruction": "reconstruction (autoencoder)",
 }
+
+
+def checked_settings(cls, raw: Any, what: str, hidden: frozenset = frozenset()) -> dict:
+    """``raw`` as keyword arguments for the settings dataclass ``cls``, checked by name.
+
+    Args:
+        what: the words for the settings in messages ("training", "GAN").
+        hidden: fields that are accepted in ``raw`` but dropped (not user settings).
+
+    Raises:
+        ValueError: not a mapping, or a name ``cls`` does not have.
+    """
+    if not isinstance(raw, dict):
+        raise ValueError(f"{what.capitalize() if what.islower() else what} settings must be a "
+                         f"mapping of names to values; got {type(raw).__name__}.")
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(str(k) for k in raw if k not in known)
+    if unknown:
+        raise ValueError(f"Unknown {what} setting {unknown[0]!r:.40}; the settings are: "
+                         f"{', '.join(sorted(known - hidden))}. Remove it.")
+    return {k: v for k, v in raw.items() if k not in hidden}
 
 
 def default_loss(task: str) -> str:

@@ -283,6 +283,12 @@ def _charts(source: TabularSource, kinds: dict[str, str]) -> None:
     grid = st.columns(3)
     for i, column in enumerate(columns):
         kind = kinds.get(column, "categorical")
+        if kind == "id":  # one row per value: a chart would be a flat line
+            with grid[i % 3]:
+                st.markdown(f"**{column} (id)**")
+                st.caption(f"{source.frame[column].nunique():,} distinct values: an identifier, "
+                           "left out of the features unless you choose it.")
+            continue
         if (column, kind) not in cache:
             cache[(column, kind)] = column_summary(source.frame, column, kind)
         with grid[i % 3]:
