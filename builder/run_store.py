@@ -26,7 +26,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder import workspace
+from builder import schema, workspace
 
 RUN_SCHEMA_VERSION = 1
 
@@ -225,20 +225,18 @@ class RunStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("CREATE TABLE IF NOT EXISTS run_schema (version INTEGER NOT NULL)")
             row = conn.execute("SELECT version FROM run_schema").fetchone()
-            version = row[0] if row else 0
-            if version > RUN_SCHEMA_VERSION:
-                raise RunStoreError(
+
+            def set_version(c, target: int) -> None:
+                c.execute("DELETE FROM run_schema")
+                c.execute("INSERT INTO run_schema (version) VALUES (?)", (target,))
+
+            schema.migrate(
+                conn, version=row[0] if row else 0, latest=RUN_SCHEMA_VERSION,
+                migrations=_MIGRATIONS, set_version=set_version,
+                too_new=lambda version: RunStoreError(
                     f"The run history in {str(self.path)!r} was written by a newer Neural "
                     f"Canvas (run schema {version}; this one knows up to {RUN_SCHEMA_VERSION}). "
-                    "Update Neural Canvas, or point NEURAL_CANVAS_HOME at another folder."
-                )
-            for target in range(version + 1, RUN_SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target]:
-                    conn.execute(statement)
-            if row is None:
-                conn.execute("INSERT INTO run_schema (version) VALUES (?)", (RUN_SCHEMA_VERSION,))
-            elif version < RUN_SCHEMA_VERSION:
-                conn.execute("UPDATE run_schema SET version = ?", (RUN_SCHEMA_VERSION,))
+                    "Update Neural Canvas, or point NEURAL_CANVAS_HOME at another folder."))
 
     # -- writing ------------------------------------------------------------------
 

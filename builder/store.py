@@ -20,6 +20,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from builder import schema
+
 SCHEMA_VERSION = 1
 MAX_NAME_LENGTH = 120
 
@@ -125,17 +127,14 @@ class Store:
     def _migrate(self) -> None:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise StoreError(
+            schema.migrate(
+                conn, version=conn.execute("PRAGMA user_version").fetchone()[0],
+                latest=SCHEMA_VERSION, migrations=_MIGRATIONS,
+                set_version=lambda c, target: c.execute(f"PRAGMA user_version = {int(target)}"),
+                too_new=lambda version: StoreError(
                     f"The store {str(self.path)!r} was written by a newer Neural Canvas "
                     f"(schema {version}; this one knows up to {SCHEMA_VERSION}). Update "
-                    "Neural Canvas, or point NEURAL_CANVAS_HOME at another folder."
-                )
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target]:
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {int(target)}")
+                    "Neural Canvas, or point NEURAL_CANVAS_HOME at another folder."))
 
     @property
     def schema_version(self) -> int:
