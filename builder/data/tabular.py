@@ -80,6 +80,7 @@ _MAGIC = (
 )
 
 _SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # control characters but tab, CR, LF
 _ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|index|key|row)$|^unnamed: ?\d+$", re.IGNORECASE)
 
 
@@ -190,8 +191,7 @@ def _fallback_encoding(data: bytes) -> tuple[str, str]:
 def _control_ratio(text: str) -> float:
     if not text:
         return 0.0
-    bad = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\t\r\n") or ch == "\x7f")
-    return bad / len(text)
+    return len(_CONTROL.findall(text)) / len(text)
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -465,6 +465,9 @@ def _missing_counts(frame: pd.DataFrame) -> list[int]:
             counts.append(int(np.count_nonzero(np.isnan(series.to_numpy()))))
         elif series.dtype.kind in "iub":
             counts.append(0)
+        elif (pd.api.types.is_string_dtype(series.dtype)
+              and getattr(series.array, "_pa_array", None) is not None):  # Arrow keeps count
+            counts.append(int(series.array._pa_array.null_count))
         else:
             counts.append(int(series.isna().sum()))
     return counts
@@ -899,7 +902,10 @@ def _split(n: int, validation: float, test: float, labels: np.ndarray | None,
             chosen = group[np.arange(held) * len(group) // held]
             assign[chosen[:n_val]] = 1
             assign[chosen[n_val:]] = 2
-    train, val, tst = (order[assign == part] for part in (0, 1, 2))
+    train = order[assign == 0]
+    held_at = np.flatnonzero(assign)  # the held-out few: picked apart without full passes
+    which = assign[held_at]
+    val, tst = (order[held_at[which == part]] for part in (1, 2))
     if validation > 0 and len(val) == 0:
         raise DataError(f"The {n} rows are too few for a validation split.",
                         "Add more rows, or raise the validation share.", code="too_few_rows")
@@ -1091,15 +1097,15 @@ def _numeric_start(series: pd.Series, column: str, out: np.ndarray) -> tuple:
     values = series.to_numpy()
     if values.dtype != np.float64:  # integers, or nullable numbers holding <NA>
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    out[...] = values  # the raw value as the float32 raw input carries it
-    return _sums(values, notes)
+    return _sums(values, notes, out)  # out: the raw value as the float32 raw input carries it
 
 
 _BLOCK = 1 << 16  # values per step of _sums: the temporaries stay in the CPU cache
 
 
-def _sums(values: np.ndarray, notes: list[str]) -> tuple:
-    """Sums of float64 ``values`` shifted by a rough mean, NaN left out.
+def _sums(values: np.ndarray, notes: list[str], out: np.ndarray | None = None) -> tuple:
+    """Sums of float64 ``values`` shifted by a rough mean, NaN left out; and the values
+    as float32 into ``out`` if given (block by block, while they are in the CPU cache).
 
     The shift keeps the squares from cancelling when the spread is small next to
     the mean. Block by block into small reused buffers, so that no temporary as
@@ -1111,6 +1117,8 @@ def _sums(values: np.ndarray, notes: list[str]) -> tuple:
     if head_missing.all():
         present = values[~np.isnan(values)]
         if len(present) == 0:
+            if out is not None:
+                out[...] = values
             return values, 0.0, 0.0, 0.0, 0, len(values) > 0, notes
         shift = float(present[:1000].mean())
     else:
@@ -1121,6 +1129,8 @@ def _sums(values: np.ndarray, notes: list[str]) -> tuple:
     n_missing = 0
     for start in range(0, len(values), _BLOCK):
         part = values[start:start + _BLOCK]
+        if out is not None:
+            out[start:start + _BLOCK] = part
         centred, missing = buffer[:len(part)], flags[:len(part)]
         np.isnan(part, out=missing)
         np.subtract(part, shift, out=centred)
@@ -1188,6 +1198,9 @@ def _date_start(series: pd.Series, column: str) -> tuple:
 
 def _factorize_sorted(series: pd.Series) -> tuple[np.ndarray, Any]:
     """``pd.factorize(series, sort=True)``, sorting the few uniques instead of the rows."""
+    arrow = _arrow_factorize(series)
+    if arrow is not None:
+        return arrow
     codes, uniques = pd.factorize(series)
     try:
         by_value = np.argsort(np.asarray(uniques), kind="stable")
@@ -1199,6 +1212,39 @@ def _factorize_sorted(series: pd.Series) -> tuple[np.ndarray, Any]:
         rank[-1] = -1  # code -1 (missing) stays -1
         codes, uniques = rank[codes], uniques.take(by_value)
     return codes, uniques
+
+
+def _arrow_factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_factorize_sorted` of an Arrow-backed text column (pandas' ``str``), or None.
+
+    Arrow's dictionary encoding gives int32 codes without a round trip through
+    pandas (about a third less time and half the memory traffic); the few labels
+    are then sorted as Python strings, as pandas would.
+    """
+    chunked = getattr(series.array, "_pa_array", None)
+    if chunked is None or chunked.num_chunks == 0:
+        return None
+    import pyarrow as pa
+
+    if not (pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type)):
+        return None
+    encoded = chunked.dictionary_encode(null_encoding="encode")
+    dictionary = encoded.chunk(0).dictionary
+    if not all(chunk.dictionary.equals(dictionary) for chunk in encoded.chunks[1:]):
+        return None  # not one shared dictionary: let pandas do it
+    labels = dictionary.to_pylist()
+    present = [i for i, label in enumerate(labels) if label is not None]
+    uniques = np.array([labels[i] for i in present], dtype=object)
+    by_value = np.argsort(uniques, kind="stable")
+    rank = np.full(len(labels), -1, np.int32)  # a missing value (null) gets code -1
+    rank[np.asarray(present, np.intp)[by_value]] = np.arange(len(present), dtype=np.int32)
+    codes = np.empty(len(series), np.int32)
+    start = 0
+    for chunk in encoded.chunks:
+        end = start + len(chunk)
+        np.take(rank, chunk.indices.to_numpy(zero_copy_only=False), out=codes[start:end])
+        start = end
+    return codes, uniques[by_value]
 
 
 def _category_start(series: pd.Series) -> tuple:
@@ -1293,8 +1339,11 @@ def _features(rows: pd.DataFrame, plan: _Plan, parts: tuple[np.ndarray, ...],
 
     notes: list[str] = []
     train, val, tst = parts
-    held = np.sort(np.concatenate([val, tst]))  # in file order, the gathers go forward
     n = len(rows)
+    held_mask = np.zeros(n, bool)  # a mask, not a sort: in file order, the gathers go forward
+    held_mask[val] = True
+    held_mask[tst] = True
+    held = np.flatnonzero(held_mask)
     k = len(plan.numeric)
     numeric = [pool.submit(_numeric_finish, job.result(), held, column)
                for job, column in zip(started.numeric, plan.numeric)]
@@ -1337,7 +1386,10 @@ def _features(rows: pd.DataFrame, plan: _Plan, parts: tuple[np.ndarray, ...],
     with tf.device("CPU:0"):
         stored = _Stored(
             numbers=_tensor(numbers) if len(numbers) else None,
-            means=tf.constant(plan.means), variances=tf.constant(plan.variances),
+            means=tf.constant(plan.means),
+            # Normalization's divisor, computed once by the same TF ops (bit for bit).
+            scales=tf.maximum(tf.sqrt(tf.constant(plan.variances)),
+                              tf.constant(EPSILON, tf.float32)),
             flags=[plan.numeric.index(c) for c in plan.indicators],
             codes=_tensor(codes) if len(codes) else None,
             depths=[len(plan.vocabularies[c]) + 1 for c in plan.categorical],
@@ -1380,7 +1432,7 @@ class _Stored:
 
     numbers: Any  # (numeric + date features, rows) float32 raw values, NaN when missing
     means: Any
-    variances: Any
+    scales: Any  # max(sqrt(variance), epsilon), as Normalization divides by
     flags: list[int]  # rows of ``numbers`` that get a missing flag
     codes: Any  # (categorical columns, rows) int32 one-hot positions
     depths: list[int]
@@ -1404,15 +1456,15 @@ def _expander(stored: _Stored):
         if stored.numbers is not None:
             raw = tf.transpose(tf.gather(stored.numbers, positions, axis=1))
             missing = tf.math.is_nan(raw)
-            scaled = (raw - stored.means) / tf.maximum(tf.sqrt(stored.variances),
-                                                       tf.constant(EPSILON, tf.float32))
-            parts.append(tf.where(missing, tf.zeros_like(scaled), scaled))
+            scaled = (raw - stored.means) / stored.scales
+            parts.append(tf.where(missing, 0.0, scaled))
             if stored.flags:
                 parts.append(tf.cast(tf.gather(missing, stored.flags, axis=1), tf.float32))
         if stored.codes is not None:
-            picked = tf.gather(stored.codes, positions, axis=1)
-            parts += [tf.one_hot(picked[i], depth, dtype=tf.float32)
-                      for i, depth in enumerate(stored.depths)]
+            picked = tf.unstack(tf.gather(stored.codes, positions, axis=1),
+                                num=len(stored.depths))
+            parts += [tf.one_hot(codes, depth, dtype=tf.float32)
+                      for codes, depth in zip(picked, stored.depths)]
         if stored.text is not None:
             parts.append(tf.gather(stored.text, positions))
         if not parts:

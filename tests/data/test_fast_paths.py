@@ -1,0 +1,114 @@
+"""The ingest's fast paths give what the plain pandas/NumPy ways give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from builder.data.tabular import (
+    _control_ratio,
+    _factorize_sorted,
+    _missing_counts,
+    _sums,
+    load_csv,
+    prepare_tabular,
+    split_indices,
+)
+
+
+def _arrow_text(values) -> pd.Series:
+    series = pd.Series(values, dtype="str")
+    if getattr(series.array, "_pa_array", None) is None:
+        pytest.skip("pandas' str dtype is not Arrow-backed here")
+    return series
+
+
+@pytest.mark.parametrize("values", [
+    ["b", "a", None, "b", "é", "Z", "", "a"],
+    ["only"] * 5,
+    [None, None, "x"],
+])
+def test_arrow_factorize_matches_pandas_sorted(values):
+    series = _arrow_text(values)
+    codes, uniques = _factorize_sorted(series)
+    expected_codes, expected_uniques = pd.factorize(series.astype(object), sort=True)
+    assert codes.tolist() == expected_codes.tolist()
+    assert list(uniques) == list(expected_uniques)
+
+
+def test_arrow_factorize_over_many_chunks():
+    # read_csv makes a chunked Arrow column; labels first met in late chunks keep order.
+    rng = np.random.default_rng(0)
+    labels = np.array([f"shop_{k:02d}" for k in range(40)], dtype=object)
+    column = labels[rng.integers(0, 40, 300_000)]
+    column[rng.random(len(column)) < 0.01] = None
+    column[-1] = "zz_last"
+    source = load_csv(pd.DataFrame({"shop": column, "x": 1.0}).to_csv(index=False).encode())
+    series = source.frame["shop"]
+    codes, uniques = _factorize_sorted(series)
+    expected_codes, expected_uniques = pd.factorize(series.astype(object), sort=True)
+    assert codes.tolist() == expected_codes.tolist()
+    assert list(uniques) == list(expected_uniques)
+
+
+def test_missing_counts_match_isna():
+    frame = pd.DataFrame({
+        "text": pd.Series(["x", None, "y", None], dtype="str"),
+        "objects": pd.Series(["x", None, None, 3], dtype=object),
+        "numbers": [1.0, np.nan, 2.0, 3.0],
+        "whole": [1, 2, 3, 4],
+    })
+    assert _missing_counts(frame) == frame.isna().sum().tolist()
+
+
+def test_control_ratio_counts_control_characters_but_line_breaks_and_tabs():
+    text = "".join(chr(i) for i in range(160))
+    expected = sum(1 for ch in text if (ord(ch) < 32 and ch not in "\t\r\n") or ch == "\x7f")
+    assert _control_ratio(text) == expected / len(text)
+    assert _control_ratio("a,b\tc\r\n1,2,3\n") == 0.0
+
+
+def test_sums_fill_the_float32_copy_block_by_block():
+    rng = np.random.default_rng(1)
+    values = rng.normal(5, 2, 200_003)
+    values[::7] = np.nan
+    out = np.empty(len(values), np.float32)
+    _, shift, total, squares, count, has_missing, _ = _sums(values, [], out)
+    np.testing.assert_array_equal(out, values.astype(np.float32))
+    present = values[~np.isnan(values)]
+    assert count == len(present) and has_missing
+    assert shift + total / count == pytest.approx(present.mean(), rel=1e-12)
+    everything_missing = np.full(10, np.nan)
+    out = np.zeros(10, np.float32)
+    _sums(everything_missing, [], out)
+    assert np.isnan(out).all()
+
+
+@pytest.mark.parametrize("classes", [None, 2, 3, 12])
+def test_split_parts_are_disjoint_shuffled_and_complete(classes):
+    rng = np.random.default_rng(2)
+    n = 5_000
+    labels = None if classes is None else rng.integers(0, classes, n)
+    train, val, test = split_indices(n, 0.1, 0.2, 3, labels)
+    joined = np.concatenate([train, val, test])
+    assert sorted(joined.tolist()) == list(range(n))
+    assert len(val) == pytest.approx(0.1 * n, abs=classes or 1)
+    assert len(test) == pytest.approx(0.2 * n, abs=classes or 1)
+    assert not np.all(np.diff(val) > 0)  # shuffled, not in file order
+
+
+def test_prepared_categories_from_arrow_text_match_training_rows():
+    rng = np.random.default_rng(3)
+    n = 2_000
+    frame = pd.DataFrame({
+        "colour": pd.Series(rng.choice(["red", "green", "blue"], n), dtype="str"),
+        "size": rng.normal(0, 1, n),
+        "label": pd.Series(rng.choice(["no", "yes"], n), dtype="str"),
+    })
+    prepared = prepare_tabular(frame, "label", validation=0.1, test=0.1, seed=0)
+    assert prepared.class_names == ["no", "yes"]
+    assert prepared.info["vocabulary_sizes"] == {"colour": 3}
+    x, y = prepared.arrays("train")
+    expected = (frame["label"].to_numpy()[prepared.splits["train"].x] == "yes")
+    assert y.ravel().tolist() == expected.astype(np.float32).tolist()
