@@ -523,7 +523,13 @@ def _fold_canvas_event(design: Design) -> None:
     # A pane-made node already turned into a layer is still on the canvas: it has
     # not shown the drawing with that layer, but the one the node was made on.
     made_at = {number: entry[2] for number, entry in drawings.items()}
-    shown = again[0] if again else edits.drawing_shown(seen, made_at)
+    acked = max([state.get(state.ACKED), *seen.drawings])
+    writes[state.ACKED] = acked
+
+    def reachable(number: int) -> bool:
+        return number <= acked or not Design.from_json(drawings[number][0]).nodes
+
+    shown = again[0] if again else edits.drawing_shown(seen, made_at, reachable)
     known = drawings.get(shown)
     if shown is None or known is None:
         state.put_together(writes)  # made on a drawing too old to read

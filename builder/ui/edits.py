@@ -7,6 +7,7 @@ changes it in place, or raises ValueError with a sentence for the person.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from builder import catalog, layout, quick_add
@@ -216,21 +217,26 @@ class CanvasReport:
     drawings: frozenset[int] = frozenset()
 
 
-def drawing_shown(report: CanvasReport, made_at: dict[int, int]) -> int | None:
+def drawing_shown(report: CanvasReport, made_at: dict[int, int],
+                  reachable: Callable[[int], bool] = lambda number: True) -> int | None:
     """The number of the drawing the canvas showed when it made ``report``, if known.
 
     Every node carries the number of the drawing it came from. A canvas with no
     stamped node (empty, or only pane-made nodes) is taken to show the newest
-    drawing made before it spoke.
+    drawing made before it spoke that it can have shown.
 
     Args:
         made_at: when (ms) each recent drawing was made, by drawing number.
+        reachable: whether a report without stamped nodes can have been made on a
+            drawing: an empty one, or one the canvas is known to have shown. (A
+            late report from an empty canvas must not read as "every node of the
+            template just opened was deleted".)
     """
     if len(report.drawings) == 1:
         return next(iter(report.drawings))
     if report.drawings:
         return None
-    earlier = [n for n, when in made_at.items() if when <= report.timestamp]
+    earlier = [n for n, when in made_at.items() if when <= report.timestamp and reachable(n)]
     return max(earlier) if earlier else None
 
 

@@ -55,10 +55,13 @@ PENDING = Key("nc_pending", lambda: None, "Values put_together has not finished 
               "key name (a run stopped midway leaves them to the next run), or None.")
 UNSAVED = Key("nc_unsaved", lambda: None, "A design snapshot (JSON) a canvas fold made, not yet "
               "in the undo history and the store, or None.")
+ACKED = Key("nc_acked", lambda: 0, "The newest drawing a canvas report has carried nodes of: "
+            "a report with no stamped node cannot have been made on a later drawing with "
+            "nodes (the canvas had not shown it yet).")
 
 ALL_KEYS = (DESIGN_ID, DESIGN, HISTORY, SELECTED, FLOW, FLOW_SEEN, DRAWING, DRAWINGS,
             REDRAW, DRAFTS, CONVERTED, REVISION,
-            FLASH, UPLOAD_NONCE, CONFIRM_DELETE, FIT, PENDING, UNSAVED)
+            FLASH, UPLOAD_NONCE, CONFIRM_DELETE, FIT, PENDING, UNSAVED, ACKED)
 
 # The canvas component's own widget key: Streamlit stores the component's latest
 # value (nodes, edges, selectedId, timestamp) under it. Tests drive the canvas by

@@ -27,11 +27,19 @@ def _go(page: Page, title: str) -> None:
 
 
 def _set_number(page: Page, label: str, value: int) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
-    settle(page)
-    expect(page.get_by_label(label, exact=True)).to_have_value(str(value))
+    """Type a number; type it again if a rerun on two loaded cores swallowed it.
+
+    During a rerun Streamlit keeps a stale copy of a widget beside the fresh one,
+    so the box is the last of its label.
+    """
+    for _ in range(3):
+        box = page.get_by_label(label, exact=True).last
+        box.fill(str(value))
+        box.press("Enter")
+        settle(page)
+        if page.get_by_label(label, exact=True).last.input_value() == str(value):
+            break
+    expect(page.get_by_label(label, exact=True).last).to_have_value(str(value))
 
 
 def test_gan_template_trains_on_digits_and_explores(app_url, page, shot):

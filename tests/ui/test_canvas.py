@@ -241,6 +241,17 @@ def test_drawing_shown_reads_the_stamp_or_falls_back_to_time():
     assert edits.drawing_shown(mixed, made_at) is None
 
 
+
+def test_a_late_report_from_an_empty_canvas_is_not_read_against_a_drawing_it_never_showed():
+    """An empty canvas speaks after a template was opened: not 'every node was deleted'."""
+    made_at = {3: 100, 4: 200}  # 3: the empty design; 4: the template, not yet shown
+    late_empty = edits.CanvasReport((), (), None, 250, frozenset())
+    shown_so_far = 3
+    assert edits.drawing_shown(late_empty, made_at, lambda n: n <= shown_so_far) == 3
+    # Once the canvas has shown drawing 4 (a report carried its nodes), an empty
+    # report after it is the person deleting the last nodes.
+    assert edits.drawing_shown(late_empty, made_at, lambda n: n <= 4) == 4
+
 # -- the other edits -----------------------------------------------------------------------
 
 
