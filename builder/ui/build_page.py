@@ -29,9 +29,6 @@ LAST_DESIGN_SETTING = "last_design_id"
 UNTITLED = "Untitled design"
 OPEN_CATEGORIES = ("Input", "Core")
 KEEP_DRAWINGS = 30
-# The component reports twice on each state it takes: at once, then after its layout
-# (which it follows with a fit while fit_view is on).
-FIT_REPORTS = 2
 RUN_LOCK_WAIT = 20.0  # seconds; a stopped run ends at its next Streamlit call
 _RUN_LOCK_GUARD = threading.Lock()
 
@@ -65,7 +62,7 @@ def _open(store: Store, design_id: int) -> bool:
     state.put(state.SELECTED, None)
     state.put(state.DRAFTS, {})
     state.put(state.REDRAW, True)
-    state.put(state.FIT, FIT_REPORTS)
+    state.put(state.FIT, state.FIT_NEXT)
     state.put(state.REVISION, state.get(state.REVISION) + 1)
     store.set_setting(LAST_DESIGN_SETTING, str(record.id))
     return True
@@ -513,12 +510,9 @@ def _fold_canvas_event(design: Design) -> None:
     selected = state.get(state.SELECTED)
     flashes = list(state.get(state.FLASH))
     revision = state.get(state.REVISION)
-    fit = state.get(state.FIT)
     writes: dict[state.Key, object] = {state.FLOW_SEEN: seen.timestamp}
     if not _shows(seen, latest, flow):
         writes[state.REDRAW] = True  # refused, or overwritten by the component's own layout
-    elif fit > 0 and flow is not None and flow.nodes:
-        writes[state.FIT] = fit - 1  # an empty drawing has no layout (and nothing to fit)
     again = [converted[n.id][1] for n in seen.nodes if n.id in converted]
     # A pane-made node already turned into a layer is still on the canvas: it has
     # not shown the drawing with that layer, but the one the node was made on.
@@ -549,7 +543,9 @@ def _fold_canvas_event(design: Design) -> None:
     writes[state.DRAFTS] = outcome.drafts
     writes[state.SELECTED] = outcome.selected
     if outcome.messages:
-        writes[state.FLASH] = flashes + [("warning", m) for m in outcome.messages]
+        for message in outcome.messages:
+            flashes = state.flashed(flashes, "warning", message)
+        writes[state.FLASH] = flashes
     if outcome.changed or outcome.moved:
         writes[state.DESIGN] = work
         writes[state.UNSAVED] = work.to_json(indent=None)
@@ -587,10 +583,12 @@ def _canvas(design: Design, report: Report) -> None:
     The view is fitted to the nodes when the canvas is new in the page, when a
     design is opened and when nodes were added (a node below the others could be
     out of sight); otherwise (parameters, moves, connections, deletions) the
-    zoom and pan stay as the person left them.
+    zoom and pan stay as the person left them. The fit belongs to a drawing, not
+    to a count of reports: Streamlit may fold the component's two reports on a
+    drawing (at once, then after its layout) into one run.
     """
     if state.CANVAS_WIDGET not in st.session_state:  # mounted, and has not spoken yet
-        state.put(state.FIT, FIT_REPORTS)
+        state.put(state.FIT, state.FIT_NEXT)
     flow = state.get(state.FLOW)
     if flow is None or state.get(state.REDRAW):
         previous = {n.id for n in flow.nodes} if flow is not None else set()
@@ -605,14 +603,22 @@ def _canvas(design: Design, report: Report) -> None:
         drawings[drawing] = (design.to_json(indent=None), dict(drafts), made_at)
         for old in [n for n in drawings if n <= drawing - KEEP_DRAWINGS]:
             del drawings[old]
-        if {n.id for n in flow.nodes} - previous:
-            state.put(state.FIT, FIT_REPORTS)
+        if _fits(state.get(state.FIT), {n.id for n in flow.nodes} - previous):
+            state.put(state.FIT, drawing)
         state.put(state.DRAWING, drawing)
         state.put(state.FLOW, flow)
         state.put(state.REDRAW, False)
+    if state.get(state.FIT) == state.FIT_NEXT:
+        state.put(state.FIT, state.get(state.DRAWING))
     # What the component returns is its last report, already folded in by
     # _fold_canvas_event at the top of this run.
-    canvas.draw(flow, fit=state.get(state.FIT) > 0)
+    canvas.draw(flow, fit=state.get(state.FIT) == state.get(state.DRAWING))
+
+
+def _fits(fitted: int, added: set[str]) -> bool:
+    """Whether a new drawing is to be fitted: it adds nodes, a fit was asked for, or
+    the drawing last fitted has not been shown yet (the new one replaces it)."""
+    return bool(added) or fitted == state.FIT_NEXT or fitted > state.get(state.ACKED)
 
 
 def _inspector(design: Design, report: Report) -> None:

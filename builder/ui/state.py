@@ -8,6 +8,7 @@ misspelt in one place and a default cannot differ between two.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -42,15 +43,20 @@ CONVERTED = Key("nc_converted", dict, "Pane-made nodes turned into layers: canva
                 "(node id, number of the drawing the canvas showed when it made it).")
 REVISION = Key("nc_revision", lambda: 0, "Bumped when the design is replaced; inspector "
                "widgets are keyed by it so they start from the new values.")
-FLASH = Key("nc_flash", list, "(level, message) pairs shown once at the top of the page.")
+FLASH = Key("nc_flash", list, "(level, message, queued at) messages shown at the top of the "
+            "page in every run for FLASH_SECONDS after they were queued: the canvas answers a "
+            "drawing with reports of its own, and a message shown once would vanish at once.")
+FLASH_SECONDS = 12.0
 UPLOAD_NONCE = Key("nc_upload_nonce", lambda: 0, "Bumped after an upload to clear the uploader.")
 RUN_LOCK = Key("nc_run_lock", threading.Lock, "Held by the Build page while it folds the "
                "canvas's report into the design and draws: with fast reruns Streamlit starts a "
                "new run before the stopped one has ended, and two runs must not edit at once.")
 CONFIRM_DELETE = Key("nc_confirm_delete", lambda: None, "Design id awaiting delete confirmation.")
-FIT = Key("nc_fit", lambda: 0, "Canvas reports of the latest drawing still to wait for before "
-          "the canvas keeps its zoom and pan (the component refits after every layout while "
-          "its fit_view is on); 0 keeps the person's view.")
+FIT = Key("nc_fit", lambda: 0, "Number of the drawing the view is fitted to: the canvas's "
+          "fit_view is on while that drawing is the latest one (the component refits after "
+          "each layout it makes of it) and off for any later drawing that adds no node, so "
+          "the person's zoom and pan stay. FIT_NEXT: the next drawing; 0: none.")
+FIT_NEXT = -1
 PENDING = Key("nc_pending", lambda: None, "Values put_together has not finished writing, by "
               "key name (a run stopped midway leaves them to the next run), or None.")
 UNSAVED = Key("nc_unsaved", lambda: None, "A design snapshot (JSON) a canvas fold made, not yet "
@@ -124,13 +130,21 @@ def widget_key(prefix: str, *parts: object) -> str:
 
 def flash(level: str, message: str) -> None:
     """Queue a message (``"success"``, ``"info"``, ``"warning"`` or ``"error"``)."""
-    get(FLASH).append((level, message))
+    put(FLASH, flashed(get(FLASH), level, message))
+
+
+def flashed(queue: list, level: str, message: str) -> list:
+    """``queue`` with a message added (for writes that go together, see put_together)."""
+    return [*queue, (level, message, time.monotonic())]
 
 
 def take_flash() -> list[tuple[str, str]]:
-    messages = list(get(FLASH))
-    put(FLASH, [])
-    return messages
+    """The messages to show in this run; each stays for FLASH_SECONDS of runs, then goes
+    at the first run after (it stays on the screen until then)."""
+    now = time.monotonic()
+    queue = get(FLASH)
+    put(FLASH, [entry for entry in queue if now - entry[2] < FLASH_SECONDS])
+    return list(dict.fromkeys((level, message) for level, message, _ in queue))
 
 
 @st.cache_resource(show_spinner=False)
