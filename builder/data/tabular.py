@@ -45,6 +45,7 @@ from builder.custom_layers import (
 )
 from builder.data import EPSILON, PreparedData, SplitArrays
 from builder.data.errors import DataError
+from builder.data.row_tables import StoredTable, aligned_empty, tensor_of
 
 COLUMN_KINDS = ("numeric", "categorical", "text", "date", "id")
 TASK_CHOICES = ("binary", "multiclass", "regression")
@@ -1068,13 +1069,15 @@ def prepare_tabular(
                 settings=settings, max_tokens=max_tokens, sequence_length=sequence_length,
                 input_name=plan.names[plan.text[0]],
             )
+        targets_job = pool.submit(_finished_targets, encoded, order, bounds[0])
         x, plan_notes, expand = _features(rows, plan, (train, val, tst), max_categories,
                                           max_tokens, pool, started)
+        finished = targets_job.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     notes.extend(plan_notes)
-    return _tabular_prepared(source, rows, plan, encoded, x, expand, order, bounds, notes,
-                             settings)
+    return _tabular_prepared(source, rows, plan, encoded, finished, x, expand, order, bounds,
+                             notes, settings)
 
 
 def _workers() -> int:
@@ -1292,7 +1295,7 @@ def _start_columns(pool: ThreadPoolExecutor, rows: pd.DataFrame, plan: _Plan,
     """Start the per-column work that needs no split, in threads (NumPy, pyarrow and
     TensorFlow release the GIL), while the caller encodes the target and splits;
     ``early`` holds category work started before the types were known."""
-    numbers = _aligned((len(plan.numeric), len(rows)), np.float32)
+    numbers = aligned_empty((len(plan.numeric), len(rows)), np.float32)
     return _Started(
         numbers=numbers,
         numeric=[pool.submit(_numeric_start, rows[c], c, numbers[i])
@@ -1350,7 +1353,7 @@ def _features(rows: pd.DataFrame, plan: _Plan, parts: tuple[np.ndarray, ...],
     dates = [job.result() for job in started.dates]
     date_stats = [pool.submit(_numeric_finish, start, held, column)
                   for column, (_, _, _, starts) in zip(plan.dates, dates) for start in starts]
-    codes = _aligned((len(plan.categorical), n), np.int32)
+    codes = aligned_empty((len(plan.categorical), n), np.int32)
     categories = [pool.submit(_category_finish, job.result(), held, max_categories, column,
                               codes[i])
                   for i, (job, column) in enumerate(zip(started.categories, plan.categorical))]
@@ -1365,7 +1368,7 @@ def _features(rows: pd.DataFrame, plan: _Plan, parts: tuple[np.ndarray, ...],
         for column, (_, hours, date_notes, _) in zip(plan.dates, dates):
             plan.date_hours[column] = hours
             notes.extend(date_notes)
-        numbers = _aligned((k + sum(len(d[0]) for d in dates), n), np.float32)
+        numbers = aligned_empty((k + sum(len(d[0]) for d in dates), n), np.float32)
         numbers[:k] = started.numbers
         numbers[k:] = np.concatenate([d[0] for d in dates])
     for column, job in zip(plan.categorical, categories):
@@ -1384,14 +1387,14 @@ def _features(rows: pd.DataFrame, plan: _Plan, parts: tuple[np.ndarray, ...],
             text_counts.append(tf.cast(plan.text_layers[column](strings), tf.float32))
     _layout(plan)
     with tf.device("CPU:0"):
-        stored = _Stored(
-            numbers=_tensor(numbers) if len(numbers) else None,
+        stored = StoredTable(
+            numbers=tensor_of(numbers) if len(numbers) else None,
             means=tf.constant(plan.means),
             # Normalization's divisor, computed once by the same TF ops (bit for bit).
             scales=tf.maximum(tf.sqrt(tf.constant(plan.variances)),
                               tf.constant(EPSILON, tf.float32)),
             flags=[plan.numeric.index(c) for c in plan.indicators],
-            codes=_tensor(codes) if len(codes) else None,
+            codes=tensor_of(codes) if len(codes) else None,
             depths=[len(plan.vocabularies[c]) + 1 for c in plan.categorical],
             text=(text_counts[0] if len(text_counts) == 1 else tf.concat(text_counts, axis=1))
             if text_counts else None,
@@ -1399,79 +1402,7 @@ def _features(rows: pd.DataFrame, plan: _Plan, parts: tuple[np.ndarray, ...],
         )
     x = {name: positions.astype(np.int32 if n < 2**31 else np.int64)
          for name, positions in zip(("train", "validation", "test"), parts)}
-    return x, notes, _expander(stored)
-
-
-def _aligned(shape: tuple[int, ...], dtype) -> np.ndarray:
-    """An uninitialised C-ordered array at a 64-byte boundary (see :func:`_tensor`)."""
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape)) * dtype.itemsize
-    buffer = np.empty(size + 64, np.uint8)
-    start = -buffer.ctypes.data % 64
-    return buffer[start:start + size].view(dtype).reshape(shape)
-
-
-def _tensor(array: np.ndarray):
-    """A TensorFlow tensor of ``array``, sharing its memory when it is aligned.
-
-    ``tf.convert_to_tensor`` copies every NumPy array; through DLPack a 64-byte
-    aligned, C-contiguous array is taken as it is (TensorFlow requires that
-    alignment), which saves a copy of the whole table. The array must not be
-    written to afterwards.
-    """
-    import tensorflow as tf
-
-    if array.flags.c_contiguous and array.ctypes.data % 64 == 0 and array.size:
-        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
-    return tf.convert_to_tensor(array)
-
-
-@dataclass
-class _Stored:
-    """A table's columns, once, in file order, as tensors (see :func:`_features`)."""
-
-    numbers: Any  # (numeric + date features, rows) float32 raw values, NaN when missing
-    means: Any
-    scales: Any  # max(sqrt(variance), epsilon), as Normalization divides by
-    flags: list[int]  # rows of ``numbers`` that get a missing flag
-    codes: Any  # (categorical columns, rows) int32 one-hot positions
-    depths: list[int]
-    text: Any  # (rows, words) float32 word counts
-    rows: int
-
-
-def _expander(stored: _Stored):
-    """A function: a batch of row positions -> the model inputs of those rows.
-
-    Equal to the preprocessing model fed the raw rows: FillMissing then
-    Normalization ((x - mean) / max(sqrt(variance), epsilon), in float32; a
-    missing value becomes the mean, so 0), MissingIndicator, StringLookup one-hot,
-    TextVectorization multi-hot.
-    """
-
-    def expand(positions):
-        import tensorflow as tf
-
-        parts = []
-        if stored.numbers is not None:
-            raw = tf.transpose(tf.gather(stored.numbers, positions, axis=1))
-            missing = tf.math.is_nan(raw)
-            scaled = (raw - stored.means) / stored.scales
-            parts.append(tf.where(missing, 0.0, scaled))
-            if stored.flags:
-                parts.append(tf.cast(tf.gather(missing, stored.flags, axis=1), tf.float32))
-        if stored.codes is not None:
-            picked = tf.unstack(tf.gather(stored.codes, positions, axis=1),
-                                num=len(stored.depths))
-            parts += [tf.one_hot(codes, depth, dtype=tf.float32)
-                      for codes, depth in zip(picked, stored.depths)]
-        if stored.text is not None:
-            parts.append(tf.gather(stored.text, positions))
-        if not parts:
-            return tf.zeros((tf.shape(positions)[0], 0), tf.float32)
-        return parts[0] if len(parts) == 1 else tf.concat(parts, axis=1)
-
-    return expand
+    return x, notes, stored.expand
 
 
 def _layout(plan: _Plan) -> None:
@@ -1598,14 +1529,19 @@ def finish_targets(encoded: _Target, order: np.ndarray, n_train: int):
     return encoded.y[order].astype(np.int32), None, info
 
 
-def _tabular_prepared(source: TabularSource, rows: pd.DataFrame, plan: _Plan, encoded: _Target,
-                      x: dict, expand, order: np.ndarray, bounds: tuple[int, int],
-                      notes: list[str], settings: dict) -> PreparedData:
-    n_train, n_fit = bounds
+def _finished_targets(encoded: _Target, order: np.ndarray, n_train: int):
+    """:func:`finish_targets`, or ``(None, None, {})`` for reconstruction (no targets)."""
     if encoded.task == "reconstruction":
-        y, postprocessing, info = None, None, {}
-    else:
-        y, postprocessing, info = finish_targets(encoded, order, n_train)
+        return None, None, {}
+    return finish_targets(encoded, order, n_train)
+
+
+def _tabular_prepared(source: TabularSource, rows: pd.DataFrame, plan: _Plan, encoded: _Target,
+                      finished: tuple, x: dict, expand, order: np.ndarray,
+                      bounds: tuple[int, int], notes: list[str],
+                      settings: dict) -> PreparedData:
+    n_train, n_fit = bounds
+    y, postprocessing, info = finished
     encoder = _frame_encoder(plan)
     cuts = {"train": slice(0, n_train), "validation": slice(n_train, n_fit),
             "test": slice(n_fit, len(order))}
