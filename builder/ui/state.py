@@ -43,9 +43,10 @@ CONVERTED = Key("nc_converted", dict, "Pane-made nodes turned into layers: canva
                 "(node id, number of the drawing the canvas showed when it made it).")
 REVISION = Key("nc_revision", lambda: 0, "Bumped when the design is replaced; inspector "
                "widgets are keyed by it so they start from the new values.")
-FLASH = Key("nc_flash", list, "(level, message, queued at) messages shown at the top of the "
-            "page in every run for FLASH_SECONDS after they were queued: the canvas answers a "
-            "drawing with reports of its own, and a message shown once would vanish at once.")
+FLASH = Key("nc_flash", list, "(level, message, queued at, shown) messages shown at the top of "
+            "the page in every run for FLASH_SECONDS after they were queued (at least once): "
+            "the canvas answers a drawing with reports of its own, and a message shown once "
+            "would vanish at once.")
 FLASH_SECONDS = 12.0
 UPLOAD_NONCE = Key("nc_upload_nonce", lambda: 0, "Bumped after an upload to clear the uploader.")
 RUN_LOCK = Key("nc_run_lock", threading.Lock, "Held by the Build page while it folds the "
@@ -135,16 +136,18 @@ def flash(level: str, message: str) -> None:
 
 def flashed(queue: list, level: str, message: str) -> list:
     """``queue`` with a message added (for writes that go together, see put_together)."""
-    return [*queue, (level, message, time.monotonic())]
+    return [*queue, (level, message, time.monotonic(), False)]
 
 
 def take_flash() -> list[tuple[str, str]]:
-    """The messages to show in this run; each stays for FLASH_SECONDS of runs, then goes
-    at the first run after (it stays on the screen until then)."""
+    """The messages to show in this run: those queued less than FLASH_SECONDS ago, and
+    any not shown yet. An older one is not shown again, so it stays on the screen until
+    the first run after its time and goes then."""
     now = time.monotonic()
-    queue = get(FLASH)
-    put(FLASH, [entry for entry in queue if now - entry[2] < FLASH_SECONDS])
-    return list(dict.fromkeys((level, message) for level, message, _ in queue))
+    shown = [(level, message, queued) for level, message, queued, seen in get(FLASH)
+             if not seen or now - queued < FLASH_SECONDS]
+    put(FLASH, [(level, message, queued, True) for level, message, queued in shown])
+    return list(dict.fromkeys((level, message) for level, message, _ in shown))
 
 
 @st.cache_resource(show_spinner=False)
