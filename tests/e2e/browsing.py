@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Page
+from playwright.sync_api import Locator, Page
 
 
 def settle(page: Page, quiet_ms: int = 600) -> None:
@@ -25,3 +25,9 @@ def settle(page: Page, quiet_ms: int = 600) -> None:
         }""",
         arg=quiet_ms, polling=100, timeout=60_000,
     )
+
+
+def stop_button(page: Page) -> Locator:
+    """The Train page's Stop button for a run, not the Stop that Streamlit's status
+    widget in the page header shows while a script run is in progress."""
+    return page.get_by_role("main").get_by_role("button", name="Stop", exact=True)

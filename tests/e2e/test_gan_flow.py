@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browsing import settle
+from tests.e2e.browsing import settle, stop_button
 
 pytestmark = pytest.mark.browser
 
@@ -80,7 +80,7 @@ def test_gan_template_trains_on_digits_and_explores(app_url, page, shot):
     _set_number(page, "Epochs", 2)
     shot(page, "3-settings")
     page.get_by_role("button", name="Train", exact=True).click()
-    expect(page.get_by_role("button", name="Stop", exact=True)).to_be_visible(timeout=60_000)
+    expect(stop_button(page)).to_be_visible(timeout=60_000)
     live_grid = page.locator('.st-key-nc_train--live_grid img')
     expect(live_grid).to_be_visible(timeout=120_000)
     shot(page, "4-live")

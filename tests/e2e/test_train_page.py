@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browsing import settle
+from tests.e2e.browsing import settle, stop_button
 
 pytestmark = pytest.mark.browser
 
@@ -69,7 +69,7 @@ def test_train_two_epochs_then_watch_a_live_run_and_stop_it(app_url, page, shot)
     expect(page.get_by_text("397 train / 86 validation / 86 test", exact=False)).to_be_visible()
     _set_number(page, "Epochs", 2)
     page.get_by_role("button", name="Train", exact=True).click()
-    expect(page.get_by_role("button", name="Stop", exact=True)).to_be_visible(timeout=60_000)
+    expect(stop_button(page)).to_be_visible(timeout=60_000)
 
     finished = page.get_by_text(re.compile(r"^Finished\. "))
     expect(finished).to_be_visible(timeout=120_000)
@@ -90,7 +90,7 @@ def test_train_two_epochs_then_watch_a_live_run_and_stop_it(app_url, page, shot)
     rate.press("Enter")
     settle(page)
     page.get_by_role("button", name="Train", exact=True).click()
-    expect(page.get_by_role("button", name="Stop", exact=True)).to_be_visible(timeout=60_000)
+    expect(stop_button(page)).to_be_visible(timeout=60_000)
     progress = page.get_by_text(re.compile(r"Epoch \d+/400 · batch \d+/13 · .* samples/s"))
     expect(progress).to_be_visible(timeout=60_000)
     expect(page.get_by_text(re.compile(r"\d+ (s|min \d+ s|h \d+ min) left"))).to_be_visible()
@@ -103,7 +103,7 @@ def test_train_two_epochs_then_watch_a_live_run_and_stop_it(app_url, page, shot)
     live.scroll_into_view_if_needed()
     shot(page, "2-live")
 
-    page.get_by_role("button", name="Stop", exact=True).click()
+    stop_button(page).click()
     stopped = page.get_by_text("what was learned is kept", exact=False)
     expect(stopped).to_be_visible(timeout=60_000)
     expect(page.get_by_text(re.compile(r"Stopped after \d+ epoch\(s\)"))).to_be_visible()
