@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import Locator, Page
+from playwright.sync_api import Locator, Page, expect
 
 
 def settle(page: Page, quiet_ms: int = 600) -> None:
@@ -31,3 +31,18 @@ def stop_button(page: Page) -> Locator:
     """The Train page's Stop button for a run, not the Stop that Streamlit's status
     widget in the page header shows while a script run is in progress."""
     return page.get_by_role("main").get_by_role("button", name="Stop", exact=True)
+
+
+def open_template(page: Page, app_url: str, template_id: str) -> None:
+    """Load the app and open a template from the Build page's Templates menu."""
+    page.goto(app_url)
+    menu = page.get_by_role("button", name="Templates")
+    expect(menu).to_be_visible(timeout=90_000)
+    settle(page)
+    menu.click()
+    template = page.locator(f".st-key-nc_tpl--{template_id} button")
+    expect(template).to_be_visible()
+    settle(page)
+    template.click()
+    settle(page)
+    page.keyboard.press("Escape")

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_train_page import settle
+from tests.e2e.browsing import open_template, settle
 
 pytestmark = pytest.mark.browser
 
@@ -25,13 +25,7 @@ def _set_number(page: Page, label: str, value: int) -> None:
 
 
 def _train_small_cnn_on_digits(page: Page, url: str, shot) -> None:
-    page.goto(url)
-    expect(page.get_by_role("button", name="Templates")).to_be_visible(timeout=90_000)
-    settle(page)
-    page.get_by_role("button", name="Templates").click()
-    page.locator(".st-key-nc_tpl--small_cnn button").click()
-    settle(page)
-    page.keyboard.press("Escape")
+    open_template(page, url, "small_cnn")
     expect(page.get_by_text(re.compile(r"\b10 layers\b"))).to_be_visible(timeout=60_000)
     settle(page)
     shot(page, "0-design")

@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browsing import settle, stop_button
+from tests.e2e.browsing import open_template, settle, stop_button
 
 pytestmark = pytest.mark.browser
 
@@ -43,16 +43,7 @@ def _set_number(page: Page, label: str, value: int) -> None:
 
 
 def test_gan_template_trains_on_digits_and_explores(app_url, page, shot):
-    page.goto(app_url)
-    expect(page.get_by_role("button", name="Templates")).to_be_visible(timeout=90_000)
-    settle(page)
-    page.get_by_role("button", name="Templates").click()
-    template = page.locator(".st-key-nc_tpl--gan_digits button")
-    expect(template).to_be_visible()
-    settle(page)
-    template.click()
-    settle(page)
-    page.keyboard.press("Escape")
+    open_template(page, app_url, "gan_digits")
     expect(page.get_by_text("the template also saved", exact=False)).to_be_visible(
         timeout=60_000)
     shot(page, "1-template")

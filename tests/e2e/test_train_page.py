@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browsing import settle, stop_button
+from tests.e2e.browsing import open_template, settle, stop_button
 
 pytestmark = pytest.mark.browser
 
@@ -26,16 +26,7 @@ def _go(page: Page, title: str) -> None:
 
 
 def _design_and_data(page: Page, url: str) -> None:
-    page.goto(url)
-    expect(page.get_by_role("button", name="Templates")).to_be_visible(timeout=90_000)
-    settle(page)
-    page.get_by_role("button", name="Templates").click()
-    template = page.locator(".st-key-nc_tpl--mlp_classifier button")
-    expect(template).to_be_visible()
-    settle(page)
-    template.click()
-    settle(page)
-    page.keyboard.press("Escape")
+    open_template(page, url, "mlp_classifier")
     expect(page.get_by_text("5 layers", exact=False)).to_be_visible(timeout=60_000)
     _go(page, "Data")
     page.get_by_role("button", name="Load sample").click()  # breast cancer, binary
