@@ -61,7 +61,9 @@ MAX_CATEGORIES = 200
 MIN_ROWS = 10
 SNIFF_BYTES = 64 * 1024
 DETECT_SAMPLE = 20_000
-IN_MEMORY_LIMIT = 8 * 1024 * 1024  # bigger uploads are parsed from a temp file (2x faster)
+# Bigger uploads are parsed from a temp file: pandas parses a local file of 5 MB or more in
+# threads, byte range by byte range, but a file object in one (a 6 MB upload: 26 -> 21 ms).
+IN_MEMORY_LIMIT = 5 * 1024 * 1024
 OOV_TOKEN = "[UNK]"
 
 _MAGIC = (
