@@ -46,3 +46,11 @@ def open_template(page: Page, app_url: str, template_id: str) -> None:
     template.click()
     settle(page)
     page.keyboard.press("Escape")
+
+
+def go_to_page(page: Page, title: str) -> None:
+    """Open a page from the sidebar once the current page has settled."""
+    settle(page)
+    page.get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
+    settle(page)

@@ -12,7 +12,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browsing import open_template, settle
+from tests.e2e.browsing import go_to_page, open_template, settle
 
 pytestmark = pytest.mark.browser
 
@@ -29,9 +29,7 @@ def _train_small_cnn_on_digits(page: Page, url: str, shot) -> None:
     expect(page.get_by_text(re.compile(r"\b10 layers\b"))).to_be_visible(timeout=60_000)
     settle(page)
     shot(page, "0-design")
-    page.get_by_role("link", name="Data").click()
-    expect(page.get_by_role("heading", name="Data")).to_be_visible(timeout=60_000)
-    settle(page)
+    go_to_page(page, "Data")
     page.get_by_role("combobox", name="Sample").click()
     page.get_by_role("option", name=re.compile("Handwritten digits")).click()
     settle(page)
@@ -56,9 +54,7 @@ def _train_small_cnn_on_digits(page: Page, url: str, shot) -> None:
         fix.first.click()
     expect(fits).to_be_visible(timeout=60_000)
     settle(page)
-    page.get_by_role("link", name="Train").click()
-    expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=60_000)
-    settle(page)
+    go_to_page(page, "Train")
     _set_number(page, "Epochs", 4)
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_text(re.compile(r"^Finished\. "))).to_be_visible(timeout=180_000)
@@ -67,8 +63,7 @@ def _train_small_cnn_on_digits(page: Page, url: str, shot) -> None:
 
 def test_click_a_confusion_cell_then_open_saliency_maps(app_url, page, shot):
     _train_small_cnn_on_digits(page, app_url, shot)
-    page.get_by_role("link", name="Explore").click()
-    expect(page.get_by_role("heading", name="Explore")).to_be_visible(timeout=60_000)
+    go_to_page(page, "Explore")
     chart = page.locator('[class*="st-key-nc_explore--confusion"]').first
     expect(chart.locator(".js-plotly-plot")).to_be_visible(timeout=120_000)
     settle(page)

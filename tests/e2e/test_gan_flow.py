@@ -14,16 +14,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browsing import open_template, settle, stop_button
+from tests.e2e.browsing import go_to_page, open_template, settle, stop_button
 
 pytestmark = pytest.mark.browser
-
-
-def _go(page: Page, title: str) -> None:
-    settle(page)
-    page.get_by_role("link", name=title).click()
-    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
-    settle(page)
 
 
 def _set_number(page: Page, label: str, value: int) -> None:
@@ -48,7 +41,7 @@ def test_gan_template_trains_on_digits_and_explores(app_url, page, shot):
         timeout=60_000)
     shot(page, "1-template")
 
-    _go(page, "Data")
+    go_to_page(page, "Data")
     page.get_by_label("Sample", exact=True).click()
     page.get_by_role("option", name=re.compile("Handwritten digits")).click()
     settle(page)
@@ -65,7 +58,7 @@ def test_gan_template_trains_on_digits_and_explores(app_url, page, shot):
                             exact=False)).to_be_visible()
     shot(page, "2-data")
 
-    _go(page, "Train")
+    go_to_page(page, "Train")
     expect(page.get_by_text("against discriminator", exact=False)).to_be_visible()
     expect(page.get_by_text("1,797 real images", exact=False)).to_be_visible()
     _set_number(page, "Epochs", 2)
@@ -89,7 +82,7 @@ def test_gan_template_trains_on_digits_and_explores(app_url, page, shot):
     grid.scroll_into_view_if_needed()
     shot(page, "5-finished")
 
-    _go(page, "Explore")
+    go_to_page(page, "Explore")
     expect(page.get_by_text("random numbers (noise)", exact=False)).to_be_visible(
         timeout=60_000)
     samples = page.locator(".st-key-nc_explore--gan_grid img")

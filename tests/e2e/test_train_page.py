@@ -12,23 +12,15 @@ import zipfile
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browsing import open_template, settle, stop_button
+from tests.e2e.browsing import go_to_page, open_template, settle, stop_button
 
 pytestmark = pytest.mark.browser
-
-
-def _go(page: Page, title: str) -> None:
-    """Open a page from the sidebar once the current page has settled."""
-    settle(page)
-    page.get_by_role("link", name=title).click()
-    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
-    settle(page)
 
 
 def _design_and_data(page: Page, url: str) -> None:
     open_template(page, url, "mlp_classifier")
     expect(page.get_by_text("5 layers", exact=False)).to_be_visible(timeout=60_000)
-    _go(page, "Data")
+    go_to_page(page, "Data")
     page.get_by_role("button", name="Load sample").click()  # breast cancer, binary
     expect(page.get_by_role("button", name="Prepare dataset")).to_be_visible(timeout=60_000)
     settle(page)
@@ -40,7 +32,7 @@ def _design_and_data(page: Page, url: str) -> None:
     settle(page)
     fix_all.click()
     expect(page.get_by_text("The design fits this data.")).to_be_visible(timeout=60_000)
-    _go(page, "Train")
+    go_to_page(page, "Train")
 
 
 def _fresh(key: str) -> str:
@@ -108,7 +100,7 @@ def test_train_two_epochs_then_watch_a_live_run_and_stop_it(app_url, page, shot)
     shot(page, "4-history")
 
     # Export what was trained: the bundle downloads as one zip with everything in it.
-    _go(page, "Export")
+    go_to_page(page, "Export")
     settle(page)
     page.get_by_role("button", name="Build the export bundle").click()
     download_button = page.get_by_role("button", name="Download the zip")
