@@ -16,6 +16,7 @@ worker.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -300,14 +301,28 @@ def _open_record(args, out: Path, name: str, design: dict, data: dict, config,
         return None, None
 
 
-def _interrupt_handler(stop: threading.Event):
-    """Ctrl-C stops after the current batch; a second one aborts."""
+@contextlib.contextmanager
+def _training_guard(store, run_id, errors: tuple[type[Exception], ...]):
+    """Around a training call: yields its stop event, which Ctrl-C sets (training stops
+    after the current batch; a second Ctrl-C aborts), and turns one of ``errors`` into
+    the run's recorded failure and a CLI failure (code 2 for bad input, else 1)."""
+    stop = threading.Event()
+
     def on_interrupt(signum, frame):
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
         print("\nStopping after the current batch (Ctrl-C again to abort)...", file=sys.stderr)
-    return on_interrupt
+
+    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield stop
+    except errors as exc:
+        if store is not None:
+            store.finish(run_id, "failed", str(exc))
+        raise _Failure(str(exc), code=2 if isinstance(exc, ValueError) else 1) from exc
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
 
 
 def _epoch_reporter(args, total_epochs: int, store, run_id):
@@ -407,18 +422,13 @@ def _train(args) -> int:
               f"{batch}; {train_module.OPTIMIZERS[config.optimizer]}, learning rate "
               f"{config.learning_rate:g}; loss {config.loss}.")
 
-    stop = threading.Event()
-    on_interrupt = _interrupt_handler(stop)
-
-    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
-
     on_epoch = _epoch_reporter(args, config.epochs, store, run_id)
 
     _write_json(out / "run.json", {"run_id": run_id, "status": "running",
                                    "design": design.to_dict(), "config": config.to_dict(),
                                    "data": train_module.describe_data(data),
                                    "device": device_plan.label})
-    try:
+    with _training_guard(store, run_id, (ValueError, train_module.TrainingError)) as stop:
         recorders = ([train_module.learning_cycle_recorder(data, config,
                                                           out / "learning_cycle.json")]
                      if chief else [])
@@ -426,12 +436,6 @@ def _train(args) -> int:
             design, data, config, stop_event=stop, run_dir=out, resume=args.resume,
             device_plan=device_plan, strategy=strategy, on_epoch=on_epoch, is_chief=chief,
             callbacks=recorders)
-    except (ValueError, train_module.TrainingError) as exc:
-        if store is not None:
-            store.finish(run_id, "failed", str(exc))
-        raise _Failure(str(exc), code=2 if isinstance(exc, ValueError) else 1) from exc
-    finally:
-        signal.signal(signal.SIGINT, previous_handler)
 
     files = {"run": str(out / "run.json")}
     if chief:
@@ -551,9 +555,6 @@ def _train_gan(args, designs) -> int:
               f"images of {args.data} at {shape[0]} x {shape[1]}.")
         print(f"Device: {device_plan.label}. Batch {config.batch_size}; Adam, learning rate "
               f"{config.learning_rate:g}, beta_1 {config.beta_1:g}.")
-    stop = threading.Event()
-    on_interrupt = _interrupt_handler(stop)
-
     on_epoch = _epoch_reporter(args, config.epochs, store, run_id)
 
     record = {"run_id": run_id, "status": "running",
@@ -561,17 +562,10 @@ def _train_gan(args, designs) -> int:
               "config": config.to_dict(), "data": describe_data(data),
               "device": device_plan.label}
     _write_json(out / "run.json", record)
-    previous_handler = signal.signal(signal.SIGINT, on_interrupt)
-    try:
+    with _training_guard(store, run_id, (ValueError, gan_training.TrainingError)) as stop:
         result = gan_training.train_gan(generator, discriminator, data, config,
                                         stop_event=stop, run_dir=out, resume=args.resume,
                                         device_plan=device_plan, on_epoch=on_epoch)
-    except (ValueError, gan_training.TrainingError) as exc:
-        if store is not None:
-            store.finish(run_id, "failed", str(exc))
-        raise _Failure(str(exc), code=2 if isinstance(exc, ValueError) else 1) from exc
-    finally:
-        signal.signal(signal.SIGINT, previous_handler)
 
     files = {"run": str(out / "run.json")}
     if result.checkpoint is not None:

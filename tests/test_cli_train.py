@@ -234,3 +234,43 @@ def test_a_gan_on_a_table_is_refused_with_a_sentence(files, capsys, tmp_path):
                  str(files["csv"]), "--out", str(tmp_path / "x")])
     output = capsys.readouterr()
     assert code == 2 and "A GAN trains on images" in output.err
+
+
+class _Finishes:
+    """A run store that remembers how runs finished."""
+
+    def __init__(self):
+        self.finished = []
+
+    def finish(self, run_id, status, message):
+        self.finished.append((run_id, status, message))
+
+
+class _TrainingBroke(Exception):
+    pass
+
+
+def test_the_training_guard_stops_on_ctrl_c_and_aborts_on_the_second():
+    from builder.cli import _training_guard
+
+    before = signal.getsignal(signal.SIGINT)
+    with _training_guard(None, "r1", (ValueError,)) as stop:
+        handler = signal.getsignal(signal.SIGINT)
+        handler(signal.SIGINT, None)
+        assert stop.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            handler(signal.SIGINT, None)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+@pytest.mark.parametrize("error, code", [(ValueError("bad batch size"), 2),
+                                         (_TrainingBroke("loss is NaN"), 1)])
+def test_the_training_guard_records_a_failure_and_says_it(error, code):
+    from builder.cli import _Failure, _training_guard
+
+    store = _Finishes()
+    with pytest.raises(_Failure) as caught, \
+            _training_guard(store, "r2", (ValueError, _TrainingBroke)):
+        raise error
+    assert caught.value.code == code and str(caught.value) == str(error)
+    assert store.finished == [("r2", "failed", str(error))]
