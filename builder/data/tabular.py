@@ -584,8 +584,8 @@ def _detect_one(name: str, sample: pd.Series, missing: int) -> ColumnInfo:
     if pd.api.types.is_bool_dtype(sample.dtype):
         return info("numeric", "true/false values")
     if pd.api.types.is_numeric_dtype(sample.dtype):
-        whole = pd.api.types.is_integer_dtype(sample.dtype) or bool(
-            np.all(np.mod(values.to_numpy(dtype=np.float64), 1) == 0))
+        whole = pd.api.types.is_integer_dtype(sample.dtype) or _whole_numbers(
+            values.to_numpy(dtype=np.float64))
         if whole and unique == len(values) and len(values) >= 20:
             steps = np.diff(values.to_numpy(dtype=np.float64))
             if _ID_NAME.search(name) or (len(steps) and np.all(steps == 1)):
@@ -612,6 +612,11 @@ def _detect_one(name: str, sample: pd.Series, missing: int) -> ColumnInfo:
     if unique > max(MAX_CATEGORIES, 0.5 * len(values)) and float(words.mean()) > 1.5:
         return info("text", "many different multi-word values")
     return info("categorical", f"{unique} distinct labels")
+
+
+def _whole_numbers(values: np.ndarray) -> bool:
+    """Whether every value is a finite whole number (``trunc``: a tenth of ``mod``'s time)."""
+    return bool(np.array_equal(np.trunc(values), values) and np.isfinite(values).all())
 
 
 def column_summary(frame: pd.DataFrame, column: str, kind: str, bins: int = 20) -> dict:
@@ -845,7 +850,7 @@ def _class_indices(codes: np.ndarray, uniques, column: str, task: str
             "Choose regression if it is a number, or another target column.",
             code="too_many_classes",
         )
-    return codes.astype(np.int32), names
+    return codes.astype(np.int32, copy=False), names
 
 
 # ---------------------------------------------------------------------------
@@ -1203,26 +1208,38 @@ def _date_start(series: pd.Series, column: str) -> tuple:
 
 def _factorize_sorted(series: pd.Series) -> tuple[np.ndarray, Any]:
     """``pd.factorize(series, sort=True)``, sorting the few uniques instead of the rows."""
-    arrow = _arrow_factorize(series)
+    indices, rank, uniques = _dictionary_codes(series)
+    return np.take(rank, indices), uniques
+
+
+def _dictionary_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A column as ``(indices, rank, uniques)``: each row's index into a dictionary of its
+    values (in no particular order; never negative), ``rank`` mapping a dictionary index
+    to the value's position in the sorted ``uniques`` (-1 for missing).
+
+    ``rank[indices]`` is ``pd.factorize(series, sort=True)[0]``. Kept apart, a caller
+    that maps the codes on (one-hot positions) composes the two small tables and
+    passes over the rows once.
+    """
+    arrow = _arrow_dictionary_codes(series)
     if arrow is not None:
         return arrow
     codes, uniques = pd.factorize(series)
     try:
         by_value = np.argsort(np.asarray(uniques), kind="stable")
     except TypeError:  # values that do not compare (mixed types): let pandas sort
-        return pd.factorize(series, sort=True)
-    if np.any(by_value != np.arange(len(by_value))):
-        rank = np.empty(len(by_value) + 1, np.intp)
-        rank[by_value] = np.arange(len(by_value))
-        rank[-1] = -1  # code -1 (missing) stays -1
-        codes, uniques = rank[codes], uniques.take(by_value)
-    return codes, uniques
+        codes, uniques = pd.factorize(series, sort=True)
+        by_value = np.arange(len(uniques))
+    rank = np.empty(len(by_value) + 1, np.int32)  # index 0 holds the missing values
+    rank[0] = -1
+    rank[1 + by_value] = np.arange(len(by_value), dtype=np.int32)
+    return (codes + 1).astype(np.int32, copy=False), rank, np.asarray(uniques.take(by_value))
 
 
-def _arrow_factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`_factorize_sorted` of an Arrow-backed text column (pandas' ``str``), or None.
+def _arrow_dictionary_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """:func:`_dictionary_codes` of an Arrow-backed text column (pandas' ``str``), or None.
 
-    Arrow's dictionary encoding gives int32 codes without a round trip through
+    Arrow's dictionary encoding gives int32 indices without a round trip through
     pandas (about a third less time and half the memory traffic); the few labels
     are then sorted as Python strings, as pandas would.
     """
@@ -1243,20 +1260,17 @@ def _arrow_factorize(series: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     by_value = np.argsort(uniques, kind="stable")
     rank = np.full(len(labels), -1, np.int32)  # a missing value (null) gets code -1
     rank[np.asarray(present, np.intp)[by_value]] = np.arange(len(present), dtype=np.int32)
-    codes = np.empty(len(series), np.int32)
-    start = 0
-    for chunk in encoded.chunks:
-        end = start + len(chunk)
-        np.take(rank, chunk.indices.to_numpy(zero_copy_only=False), out=codes[start:end])
-        start = end
-    return codes, uniques[by_value]
+    parts = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
+    indices = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return indices.astype(np.int32, copy=False), rank, uniques[by_value]
 
 
 def _category_start(series: pd.Series) -> tuple:
-    """Codes of every row, the labels (sorted) and their counts over every row."""
-    codes, uniques = _factorize_sorted(series)
+    """Dictionary indices of every row, their ranks, the labels (sorted) and the count
+    of each dictionary entry over every row."""
+    indices, rank, uniques = _dictionary_codes(series)
     names = [_canonical(u) for u in uniques]
-    return codes, names, np.bincount(codes + 1, minlength=len(names) + 1)
+    return indices, rank, names, np.bincount(indices, minlength=len(rank))
 
 
 def _category_finish(start: tuple, held: np.ndarray, max_categories: int, column: str,
@@ -1267,8 +1281,11 @@ def _category_finish(start: tuple, held: np.ndarray, max_categories: int, column
     ``held``; the most frequent ``max_categories``); position 0 is "unknown or
     missing", as in StringLookup.
     """
-    codes, names, counts = start
-    counts = (counts - np.bincount(codes.take(held) + 1, minlength=len(names) + 1))[1:]
+    indices, rank, names, entry_counts = start
+    entry_counts = entry_counts - np.bincount(indices.take(held), minlength=len(rank))
+    counts = np.zeros(len(names), np.int64)  # by sorted label
+    labelled = rank >= 0
+    counts[rank[labelled]] = entry_counts[labelled]
     usable = [i for i, name in enumerate(names) if counts[i] > 0 and name not in ("", OOV_TOKEN)]
     note = ""
     if len(usable) > max_categories:
@@ -1276,9 +1293,9 @@ def _category_finish(start: tuple, held: np.ndarray, max_categories: int, column
         note = (f"'{column}' has {len(usable):,} labels; the {max_categories} most frequent "
                 "are kept and the rest share the 'unknown' slot.")
         usable = sorted(top)
-    lookup = np.zeros(len(names) + 1, dtype=np.int32)  # the last slot serves code -1
-    lookup[usable] = np.arange(1, len(usable) + 1, dtype=np.int32)
-    np.take(lookup, codes, out=out)
+    by_label = np.zeros(len(names) + 1, dtype=out.dtype)  # the last slot serves rank -1
+    by_label[usable] = np.arange(1, len(usable) + 1)
+    np.take(by_label[rank], indices, out=out)  # dictionary entry -> one-hot position
     return [names[i] for i in usable], note
 
 
@@ -1355,7 +1372,9 @@ def _features(rows: pd.DataFrame, plan: _Plan, parts: tuple[np.ndarray, ...],
     dates = [job.result() for job in started.dates]
     date_stats = [pool.submit(_numeric_finish, start, held, column)
                   for column, (_, _, _, starts) in zip(plan.dates, dates) for start in starts]
-    codes = aligned_empty((len(plan.categorical), n), np.int32)
+    # One-hot positions: one byte each while they fit (a quarter of the memory of int32).
+    codes = aligned_empty((len(plan.categorical), n),
+                          np.uint8 if max_categories < 256 else np.int32)
     categories = [pool.submit(_category_finish, job.result(), held, max_categories, column,
                               codes[i])
                   for i, (job, column) in enumerate(zip(started.categories, plan.categorical))]
