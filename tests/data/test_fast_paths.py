@@ -112,3 +112,26 @@ def test_prepared_categories_from_arrow_text_match_training_rows():
     x, y = prepared.arrays("train")
     expected = (frame["label"].to_numpy()[prepared.splits["train"].x] == "yes")
     assert y.ravel().tolist() == expected.astype(np.float32).tolist()
+
+
+@pytest.mark.parametrize("max_categories", [5, 300])
+def test_category_positions_from_numbers_with_gaps_match_the_preprocessing_model(
+        max_categories):
+    # Numbers marked categorical take pandas' factorize path (not Arrow's), with missing
+    # values; 300 labels allowed store int32 positions, fewer one byte each.
+    rng = np.random.default_rng(4)
+    n = 3_000
+    rooms = rng.integers(1, 9, n).astype(float)
+    rooms[rng.random(n) < 0.05] = np.nan
+    frame = pd.DataFrame({"rooms": rooms, "size": rng.normal(0, 1, n),
+                          "label": rng.integers(0, 2, n)})
+    prepared = prepare_tabular(frame, "label", kinds={"rooms": "categorical"},
+                               max_categories=max_categories, validation=0.2, test=0.1)
+    vocabulary_size = prepared.info["vocabulary_sizes"]["rooms"]
+    assert vocabulary_size == min(8, max_categories)
+    x, _ = prepared.arrays("validation")
+    expected = np.asarray(prepared.preprocessing(prepared.raw("validation")))
+    np.testing.assert_allclose(x, expected, atol=1e-6)
+    positions = x[:, -(vocabulary_size + 1):].argmax(axis=1)
+    missing = np.isnan(rooms[prepared.splits["validation"].x])
+    assert (positions[missing] == 0).all() and (positions[~missing] > 0).sum() > 0
