@@ -210,7 +210,11 @@ class PreparedData:
 
             ds = self._stored(split)
             if self.x_map is not None or self.task == "reconstruction":
-                ds = ds.batch(1024).map(self._pairs(), num_parallel_calls=tf.data.AUTOTUNE)
+                # Read element by element (previews, checks), a batch is mapped in well
+                # under a millisecond: a parallel map's threads cost more to start than
+                # they give. Cached data feeds training from here, so it maps in parallel.
+                ds = ds.batch(1024).map(self._pairs(),
+                                        num_parallel_calls=tf.data.AUTOTUNE if self.cache else None)
                 # unbatch() forgets the length; Keras needs it for steps per epoch.
                 ds = ds.unbatch().apply(
                     tf.data.experimental.assert_cardinality(len(self._split(split))))
