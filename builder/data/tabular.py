@@ -1058,7 +1058,8 @@ def prepare_tabular(
             dates=[c for c in features if column_kinds[c] == "date"],
         )
         text_only = plan.text == list(features) and len(plan.text) == 1
-        started = None if text_only else _start_columns(pool, rows, plan, early)
+        complete = {c for c, info in source.columns.items() if info.missing == 0}
+        started = None if text_only else _start_columns(pool, rows, plan, early, complete)
         encoded = target_job.result()
         notes.extend(encoded.notes)
         stratify = encoded.y if encoded.task in ("binary", "multiclass") else None
@@ -1092,10 +1093,16 @@ def _workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _numeric_start(series: pd.Series, column: str, out: np.ndarray) -> tuple:
+def _numeric_start(series: pd.Series, column: str, out: np.ndarray,
+                   complete: bool = False) -> tuple:
     """One numeric column's work that needs no split: its raw float32 values into
-    ``out``, and sums over every row (finished by :func:`_numeric_finish`)."""
+    ``out``, and sums over every row (finished by :func:`_numeric_finish`).
+
+    ``complete``: reading counted no missing value in the column, so none is looked
+    for (it holds for the numbers as read, not for text converted to numbers).
+    """
     notes: list[str] = []
+    complete = complete and series.dtype == np.float64
     if not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(
             series.dtype):
         converted = pd.to_numeric(series, errors="coerce")
@@ -1107,15 +1114,18 @@ def _numeric_start(series: pd.Series, column: str, out: np.ndarray) -> tuple:
     values = series.to_numpy()
     if values.dtype != np.float64:  # integers, or nullable numbers holding <NA>
         values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return _sums(values, notes, out)  # out: the raw value as the float32 raw input carries it
+    # out: the raw value as the float32 raw input carries it
+    return _sums(values, notes, out, complete=complete)
 
 
 _BLOCK = 1 << 16  # values per step of _sums: the temporaries stay in the CPU cache
 
 
-def _sums(values: np.ndarray, notes: list[str], out: np.ndarray | None = None) -> tuple:
+def _sums(values: np.ndarray, notes: list[str], out: np.ndarray | None = None,
+          complete: bool = False) -> tuple:
     """Sums of float64 ``values`` shifted by a rough mean, NaN left out; and the values
     as float32 into ``out`` if given (block by block, while they are in the CPU cache).
+    ``complete`` says the values hold no NaN (counted before), so none is looked for.
 
     The shift keeps the squares from cancelling when the spread is small next to
     the mean. Block by block into small reused buffers, so that no temporary as
@@ -1142,12 +1152,13 @@ def _sums(values: np.ndarray, notes: list[str], out: np.ndarray | None = None) -
         if out is not None:
             out[start:start + _BLOCK] = part
         centred, missing = buffer[:len(part)], flags[:len(part)]
-        np.isnan(part, out=missing)
         np.subtract(part, shift, out=centred)
-        count = int(np.count_nonzero(missing))
-        if count:
-            n_missing += count
-            np.copyto(centred, 0.0, where=missing)
+        if not complete:
+            np.isnan(part, out=missing)
+            count = int(np.count_nonzero(missing))
+            if count:
+                n_missing += count
+                np.copyto(centred, 0.0, where=missing)
         total += float(centred.sum())
         squares += float(np.square(centred, out=centred).sum())
     return values, shift, total, squares, len(values) - n_missing, n_missing > 0, notes
@@ -1310,14 +1321,15 @@ class _Started:
 
 
 def _start_columns(pool: ThreadPoolExecutor, rows: pd.DataFrame, plan: _Plan,
-                   early: Mapping[str, Any]) -> _Started:
+                   early: Mapping[str, Any], complete: set[str]) -> _Started:
     """Start the per-column work that needs no split, in threads (NumPy, pyarrow and
     TensorFlow release the GIL), while the caller encodes the target and splits;
-    ``early`` holds category work started before the types were known."""
+    ``early`` holds category work started before the types were known, ``complete``
+    the columns in which reading counted no missing value."""
     numbers = aligned_empty((len(plan.numeric), len(rows)), np.float32)
     return _Started(
         numbers=numbers,
-        numeric=[pool.submit(_numeric_start, rows[c], c, numbers[i])
+        numeric=[pool.submit(_numeric_start, rows[c], c, numbers[i], c in complete)
                  for i, c in enumerate(plan.numeric)],
         dates=[pool.submit(_date_start, rows[c], c) for c in plan.dates],
         categories=[early[c] if c in early else pool.submit(_category_start, rows[c])

@@ -135,3 +135,20 @@ def test_category_positions_from_numbers_with_gaps_match_the_preprocessing_model
     positions = x[:, -(vocabulary_size + 1):].argmax(axis=1)
     missing = np.isnan(rooms[prepared.splits["validation"].x])
     assert (positions[missing] == 0).all() and (positions[~missing] > 0).sum() > 0
+
+
+def test_sums_of_a_complete_column_skip_the_missing_checks_with_the_same_result():
+    rng = np.random.default_rng(5)
+    values = rng.normal(3, 2, 150_001)
+    checked, skipped = np.empty(len(values), np.float32), np.empty(len(values), np.float32)
+    assert _sums(values, [], checked)[1:] == _sums(values, [], skipped, complete=True)[1:]
+    np.testing.assert_array_equal(checked, skipped)
+
+
+def test_numbers_read_from_text_are_checked_for_missing_values_even_when_complete():
+    # The column has no missing *text*; converting it to numbers makes one.
+    frame = pd.DataFrame({"n": ["1", "2", "x", "4"] * 10, "t": [0, 1] * 20})
+    prepared = prepare_tabular(frame, "t", kinds={"n": "numeric"})
+    assert [b["kind"] for b in prepared.info["layout"]] == ["numeric", "missing"]
+    assert any("not numbers" in note for note in prepared.notes)
+    assert np.isfinite(prepared.info["numeric_means"]).all()
