@@ -23,6 +23,7 @@ from builder.data.tabular import (
     prepare_tabular,
     split_indices,
 )
+from tests.data.checks import preprocessing_gap
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,13 +40,6 @@ def _dated(n: int = 150, seed: int = 0, times: bool = False) -> pd.DataFrame:
     weekend = np.array([s.weekday() >= 5 for s in stamps])
     return pd.DataFrame({"when": text, "size": size, "shade": rng.choice(["a", "b"], n),
                          "busy": np.where(weekend, "yes", "no")})
-
-
-def _gap(prepared, split: str) -> float:
-    x, _ = prepared.arrays(split)
-    out = np.asarray(prepared.preprocessing(prepared.raw(split)))
-    assert out.shape == x.shape
-    return float(np.abs(out - x).max())
 
 
 # -- dates --------------------------------------------------------------------------
@@ -77,7 +71,7 @@ def test_dates_become_calendar_numbers_inside_the_model(times):
                                      "day of week (Monday 0)"]
     assert prepared.raw_spec["when"] == ((1,), "string")
     for split in ("train", "validation", "test"):
-        assert _gap(prepared, split) < 1e-5
+        assert preprocessing_gap(prepared, split) < 1e-5
     # The day-of-week feature, unstandardised, is the real weekday of every date.
     raw = prepared.raw("train")["when"][:, 0]
     x, _ = prepared.arrays("train")
@@ -98,7 +92,7 @@ def test_a_date_column_can_be_overridden_and_bad_dates_are_noted():
     prepared = prepare_tabular(frame, "busy")
     assert any("'when': 1 value(s) are not dates" in note and "31/01/2024" in note
                for note in prepared.notes)
-    assert _gap(prepared, "train") < 1e-5
+    assert preprocessing_gap(prepared, "train") < 1e-5
     with pytest.raises(DataError) as caught:
         prepare_tabular(frame, "busy", kinds={"when": "calendar"})
     assert "date" in caught.value.fix

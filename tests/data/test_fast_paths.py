@@ -15,6 +15,7 @@ from builder.data.tabular import (
     prepare_tabular,
     split_indices,
 )
+from tests.data.checks import preprocessing_gap
 
 
 def _arrow_text(values) -> pd.Series:
@@ -129,9 +130,8 @@ def test_category_positions_from_numbers_with_gaps_match_the_preprocessing_model
                                max_categories=max_categories, validation=0.2, test=0.1)
     vocabulary_size = prepared.info["vocabulary_sizes"]["rooms"]
     assert vocabulary_size == min(8, max_categories)
+    assert preprocessing_gap(prepared, "validation") < 1e-6
     x, _ = prepared.arrays("validation")
-    expected = np.asarray(prepared.preprocessing(prepared.raw("validation")))
-    np.testing.assert_allclose(x, expected, atol=1e-6)
     positions = x[:, -(vocabulary_size + 1):].argmax(axis=1)
     missing = np.isnan(rooms[prepared.splits["validation"].x])
     assert (positions[missing] == 0).all() and (positions[~missing] > 0).sum() > 0

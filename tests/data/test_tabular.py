@@ -19,6 +19,7 @@ from builder.data.tabular import (
     prepare_tabular,
     split_indices,
 )
+from tests.data.checks import preprocessing_gap
 
 
 def _frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -192,13 +193,6 @@ def test_too_few_rows():
 # -- preprocessing ---------------------------------------------------------------------
 
 
-def _max_gap(prepared, split: str) -> float:
-    x, _ = prepared.arrays(split)
-    out = np.asarray(prepared.preprocessing(prepared.raw(split)))
-    assert out.shape == x.shape
-    return float(np.abs(out - x).max())
-
-
 def test_preprocessing_model_reproduces_the_training_inputs():
     prepared = prepare_tabular(_frame(), "label", features=["size", "colour", "rooms", "note"],
                                kinds={"rooms": "categorical"})
@@ -206,7 +200,7 @@ def test_preprocessing_model_reproduces_the_training_inputs():
     kinds = [block["kind"] for block in prepared.info["layout"]]
     assert kinds == ["numeric", "missing", "categorical", "categorical", "text"]
     for split in ("train", "validation", "test"):
-        assert _max_gap(prepared, split) < 1e-5
+        assert preprocessing_gap(prepared, split) < 1e-5
     raw = prepared.raw("test", 3)
     assert raw["rooms"].dtype.kind == "U" and raw["size"].dtype == np.float32
 
@@ -236,7 +230,7 @@ def test_statistics_match_pandas_on_the_training_rows():
     assert means[0] == pytest.approx(train_rows["big"].mean(), abs=0.07)  # float32 weights
     assert variances[0] == pytest.approx(train_rows["big"].var(ddof=0), rel=1e-6)
     assert variances[1] == pytest.approx(train_rows["small"].var(ddof=0), rel=1e-3)
-    assert _max_gap(prepared, "validation") < 1e-5
+    assert preprocessing_gap(prepared, "validation") < 1e-5
 
 
 def test_unseen_and_missing_categories_share_the_unknown_slot():
@@ -256,7 +250,7 @@ def test_rare_categories_are_capped():
     prepared = prepare_tabular(frame, "t", kinds={"city": "categorical"}, max_categories=10)
     assert prepared.input_shape == (11,)
     assert any("10 most frequent" in note for note in prepared.notes)
-    assert _max_gap(prepared, "validation") < 1e-6
+    assert preprocessing_gap(prepared, "validation") < 1e-6
 
 
 def test_regression_targets_are_standardised_and_mapped_back():
