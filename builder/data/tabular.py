@@ -1223,7 +1223,7 @@ def _factorize_sorted(series: pd.Series) -> tuple[np.ndarray, Any]:
     return np.take(rank, indices), uniques
 
 
-def _dictionary_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _dictionary_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray, Any]:
     """A column as ``(indices, rank, uniques)``: each row's index into a dictionary of its
     values (in no particular order; never negative), ``rank`` mapping a dictionary index
     to the value's position in the sorted ``uniques`` (-1 for missing).
@@ -1244,10 +1244,11 @@ def _dictionary_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.nda
     rank = np.empty(len(by_value) + 1, np.int32)  # index 0 holds the missing values
     rank[0] = -1
     rank[1 + by_value] = np.arange(len(by_value), dtype=np.int32)
-    return (codes + 1).astype(np.int32, copy=False), rank, np.asarray(uniques.take(by_value))
+    return (codes + 1).astype(np.int32, copy=False), rank, uniques.take(by_value)
 
 
-def _arrow_dictionary_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+def _arrow_dictionary_codes(series: pd.Series
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """:func:`_dictionary_codes` of an Arrow-backed text column (pandas' ``str``), or None.
 
     Arrow's dictionary encoding gives int32 indices without a round trip through

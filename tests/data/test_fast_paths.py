@@ -152,3 +152,12 @@ def test_numbers_read_from_text_are_checked_for_missing_values_even_when_complet
     assert [b["kind"] for b in prepared.info["layout"]] == ["numeric", "missing"]
     assert any("not numbers" in note for note in prepared.notes)
     assert np.isfinite(prepared.info["numeric_means"]).all()
+
+
+def test_timestamp_labels_keep_pandas_text_in_the_vocabulary():
+    # A datetime column marked categorical: labels read as pandas shows them.
+    when = pd.Series(pd.to_datetime(["2024-01-02", "2024-03-04"] * 20))
+    frame = pd.DataFrame({"when": when, "t": [0, 1] * 20})
+    prepared = prepare_tabular(frame, "t", kinds={"when": "categorical"})
+    assert prepared.info["vocabulary_sizes"] == {"when": 2}
+    assert preprocessing_gap(prepared, "train") < 1e-6
