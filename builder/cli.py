@@ -288,9 +288,15 @@ def _open_record(args, out: Path, name: str, design: dict, data: dict, config,
         store = RunStore()
         previous = _read_json(out / "run.json").get("run_id") if args.resume else None
         if previous and store.get(previous) is not None:
+            from builder.train import read_checkpoint_info
+
             store.claim(previous)
             store.set_status(previous, "running")
             store.update_config(previous, config.to_dict())
+            # Epochs recorded after the checkpoint (killed before it was written) are
+            # trained again from it.
+            info = read_checkpoint_info(out) or {}
+            store.drop_epochs_after(previous, int(info.get("epochs_done", 0)))
             return store, previous
         return store, store.create_run(name=name, design=design, data=data,
                                        config=config.to_dict(), device=device,

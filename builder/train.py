@@ -1262,12 +1262,15 @@ def _make_callback_class():
                 self.rows.append(row)
                 return
             self.rows.append(row)
-            if complete and self.writer is not None:
-                self.writer.save(self.model, epoch + 1)
+            # Recorded before the checkpoint is written: a run killed in between resumes
+            # from the earlier checkpoint and records this epoch again, instead of going
+            # on from a checkpoint whose last epoch the history never got.
             if self.progress is not None:
                 self.progress.epoch_end(row)
             if self.on_epoch is not None:
                 self.on_epoch(row)
+            if complete and self.writer is not None:
+                self.writer.save(self.model, epoch + 1)
 
     return _Live
 

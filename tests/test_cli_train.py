@@ -131,6 +131,22 @@ def test_an_existing_checkpoint_is_not_overwritten_without_resume(files, capsys)
     assert "Add --resume" in capsys.readouterr().err
 
 
+def test_epochs_recorded_after_the_checkpoint_are_trained_again_on_resume(files, capsys):
+    # Killed after the history got epochs 3 and 4 but before their checkpoints were written.
+    assert main(_train_args(files, "--epochs", "2")) == 0
+    capsys.readouterr()
+    run_id = json.loads((files["out"] / "run.json").read_text())["run_id"]
+    store = RunStore(files["workspace"] / "neural_canvas.sqlite")
+    for epoch in (3, 4):
+        store.record_epoch(run_id, epoch, {"loss": 123.0}, 1.0)
+    assert main(_train_args(files, "--resume", "--epochs", "3")) == 0
+    assert "epoch 3/3" in capsys.readouterr().out
+    history = json.loads((files["out"] / "history.json").read_text())
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    assert history[2]["loss"] != 123.0
+    assert store.get(run_id).epochs_done == 3
+
+
 def test_a_killed_run_is_interrupted_and_resumes_from_its_checkpoint(files, capsys):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     args = _train_args(files, "--epochs", "300", "--gd", "stochastic", "--quiet")

@@ -427,3 +427,21 @@ def test_regression_errors_are_reported_in_the_targets_own_units(tmp_path):
     assert float(metric.result()) == pytest.approx(np.sqrt((4 + 100) / 2))
     again = keras.metrics.deserialize(keras.metrics.serialize(metric))
     assert again.get_config() == metric.get_config()
+
+
+def test_each_epoch_is_reported_before_its_checkpoint_is_written(tmp_path, monkeypatch):
+    # A run killed in between must not resume past an epoch its history never got.
+    from builder import train as train_module
+
+    events = []
+    save = train_module._CheckpointWriter.save
+
+    def recorded_save(self, model, epochs_done):
+        events.append(("checkpoint", epochs_done))
+        save(self, model, epochs_done)
+
+    monkeypatch.setattr(train_module._CheckpointWriter, "save", recorded_save)
+    train(_classifier(), _binary(), TrainConfig(epochs=2), run_dir=tmp_path, device_plan=CPU,
+          on_epoch=lambda row: events.append(("reported", row["epoch"])))
+    assert events[:4] == [("reported", 1), ("checkpoint", 1), ("reported", 2),
+                          ("checkpoint", 2)]
