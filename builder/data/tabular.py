@@ -329,28 +329,100 @@ def _parse(source, size: int, encoding: str, delimiter: str, skip_bad_rows: bool
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
         frame = _read(source, size, encoding, delimiter, "warn")
-    skipped = [(int(line), int(saw)) for w in caught for line, saw in
-               re.findall(r"Skipping line (\d+): expected \d+ fields, saw (\d+)", str(w.message))]
+    skipped = sorted({(int(line), int(saw)) for w in caught for line, saw in  # read twice?
+                      re.findall(r"Skipping line (\d+): expected \d+ fields, saw (\d+)",
+                                 str(w.message))})
     return frame, skipped
 
 
+# pandas' default missing-value spellings (read_csv's ``na_values``), in two groups.
+# The parser looks up every field whose first character starts one of the spellings;
+# the few that start like a number ("-nan", "1.#IND", ...) would make it look up
+# most numbers, a sixth of the whole read. They are read as text first, and looked
+# for afterwards (see _may_hold_number_like_missing): only a text column can hold
+# one, and when one may be there the file is read again with all of them.
+MISSING_WORDS = ("", "#N/A", "#N/A N/A", "#NA", "<NA>", "N/A", "NA", "NULL", "NaN", "None",
+                 "n/a", "nan", "null")
+NUMBER_LIKE_MISSING = ("-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN")
+
+
 def _read(source, size: int, encoding: str, delimiter: str, on_bad_lines: str) -> pd.DataFrame:
+    """The table as ``pandas.read_csv`` reads it with its default missing values."""
     # pandas reads UTF-8 by default; naming it explicitly makes the C parser slower.
     kwargs = dict(sep=delimiter, encoding=None if encoding == "utf-8" else encoding,
                   on_bad_lines=on_bad_lines)
+    if isinstance(source, (bytes, bytearray, memoryview)) and size > IN_MEMORY_LIMIT:
+        with _temporary_copy(bytes(source)) as path:
+            return _read_twice_if_needed(lambda: path, kwargs)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        if size <= IN_MEMORY_LIMIT:
-            return pd.read_csv(io.BytesIO(bytes(source)), **kwargs)
-        return _read_via_temp(bytes(source), kwargs)
-    return pd.read_csv(source, **kwargs)
+        return _read_twice_if_needed(lambda: io.BytesIO(bytes(source)), kwargs)
+    return _read_twice_if_needed(lambda: source, kwargs)
 
 
-def _read_via_temp(data: bytes, kwargs: dict) -> pd.DataFrame:
+def _read_twice_if_needed(open_source, kwargs: dict) -> pd.DataFrame:
+    """Read with the quick missing values; again with pandas' own if a text column may
+    hold one of the others. ``open_source()`` gives the path or a fresh file object."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = pd.read_csv(open_source(), keep_default_na=False,
+                            na_values=list(MISSING_WORDS), **kwargs)
+    if _may_hold_number_like_missing(frame):
+        # the first read's warnings (a column of mixed types) may be about those values
+        return pd.read_csv(open_source(), **kwargs)
+    for warning in caught:
+        warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                               warning.lineno)
+    return frame
+
+
+def _may_hold_number_like_missing(frame: pd.DataFrame) -> bool:
+    """Whether a text column may hold one of NUMBER_LIKE_MISSING (never a false no).
+
+    Arrow-backed text is scanned as bytes: each spelling holds a '#' or a '-' followed
+    by 'n' or 'N' (a millisecond per million short values). Other text is compared.
+    """
+    for i in range(frame.shape[1]):
+        series = frame.iloc[:, i]
+        if series.dtype.kind in "fiubmM" or isinstance(series.dtype, pd.CategoricalDtype):
+            continue
+        chunked = _arrow_text(series)
+        if chunked is None:
+            if series.isin(NUMBER_LIKE_MISSING).any():
+                return True
+            continue
+        for chunk in chunked.chunks:
+            data = chunk.buffers()[2]
+            if data is None:
+                continue
+            text = np.frombuffer(data, np.uint8)
+            if np.count_nonzero(text == ord("#")):
+                return True
+            dashes = np.flatnonzero(text[:-1] == ord("-"))
+            if len(dashes) and np.isin(text[dashes + 1], (ord("n"), ord("N"))).any():
+                return True
+    return False
+
+
+def _arrow_text(series: pd.Series):
+    """The Arrow ChunkedArray of an Arrow-backed text column (pandas' ``str``), or None."""
+    chunked = getattr(series.array, "_pa_array", None)
+    if chunked is None:
+        return None
+    import pyarrow as pa
+
+    if not (pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type)):
+        return None
+    return chunked
+
+
+@contextlib.contextmanager
+def _temporary_copy(data: bytes):
+    """A temporary file holding ``data`` (a large upload parses faster from a file)."""
     handle, path = tempfile.mkstemp(suffix=".csv", prefix="nc-upload-")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        return pd.read_csv(path, **kwargs)
+        yield path
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
@@ -1255,12 +1327,8 @@ def _arrow_dictionary_codes(series: pd.Series
     pandas (about a third less time and half the memory traffic); the few labels
     are then sorted as Python strings, as pandas would.
     """
-    chunked = getattr(series.array, "_pa_array", None)
+    chunked = _arrow_text(series)
     if chunked is None or chunked.num_chunks == 0:
-        return None
-    import pyarrow as pa
-
-    if not (pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type)):
         return None
     encoded = chunked.dictionary_encode(null_encoding="encode")
     dictionary = encoded.chunk(0).dictionary

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import codecs
+import io
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from builder.data.errors import DataError
-from builder.data.tabular import SNIFF_BYTES, load_csv
+from builder.data.tabular import (
+    IN_MEMORY_LIMIT,
+    MISSING_WORDS,
+    NUMBER_LIKE_MISSING,
+    SNIFF_BYTES,
+    _may_hold_number_like_missing,
+    load_csv,
+)
 
 
 def _error(data: bytes, **kwargs) -> DataError:
@@ -165,3 +174,57 @@ def test_large_upload_parses_through_a_temp_file():
     source = load_csv(data)
     assert source.frame.shape == (400_000, 3)
     assert source.frame["half"].iloc[-1] == pytest.approx(399_999 * 0.5)
+
+
+# -- missing values: pandas' own spellings, read quickly -------------------------------
+
+def test_the_two_groups_of_missing_spellings_are_pandas_defaults():
+    parsers = pytest.importorskip("pandas._libs.parsers")
+    assert set(MISSING_WORDS) | set(NUMBER_LIKE_MISSING) == set(parsers.STR_NA_VALUES)
+    assert not set(MISSING_WORDS) & set(NUMBER_LIKE_MISSING)
+    assert all(word == "" or word[0] not in "-+.0123456789" for word in MISSING_WORDS)
+
+
+@pytest.mark.parametrize("spelling", NUMBER_LIKE_MISSING)
+def test_number_like_missing_values_read_as_pandas_reads_them(spelling):
+    data = (f"x,label,code\n1.5,a,7\n{spelling},{spelling},1\n-2,b,{spelling}\n"
+            "3,x-nanny,2\n").encode()
+    frame = load_csv(data).frame
+    expected = pd.read_csv(io.BytesIO(data))
+    pd.testing.assert_frame_equal(frame, expected)
+    assert frame["x"].dtype == np.float64 and frame["x"].isna().tolist() == [
+        False, True, False, False]
+    assert frame["label"].isna().sum() == 1 and frame["code"].isna().sum() == 1
+
+
+def test_every_missing_spelling_and_look_alikes_match_pandas():
+    words = [*MISSING_WORDS[1:], *NUMBER_LIKE_MISSING, "nanny", "-n", "#1", "-", "N/", "1.#"]
+    rows = "".join(f"{i},{word},{-i - 0.5}\n" for i, word in enumerate(words))
+    data = ("i,word,value\n" + rows + "99,,\n").encode()
+    pd.testing.assert_frame_equal(load_csv(data).frame, pd.read_csv(io.BytesIO(data)))
+
+
+def test_a_table_without_number_like_missing_values_is_read_once(monkeypatch):
+    calls = []
+    real = pd.read_csv
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: calls.append(k) or real(*a, **k))
+    data = b"x,colour,note\n-1.5,red,NA\n,blue,n/a\n2,-,dash-only\n"
+    frame = load_csv(data).frame
+    assert len(calls) == 1
+    pd.testing.assert_frame_equal(frame, real(io.BytesIO(data)))
+    assert frame["x"].isna().tolist() == [False, True, False]
+
+
+def test_a_large_upload_with_number_like_missing_values_is_read_again_from_its_file():
+    rows = "".join(f"{i},{i * 0.5}\n" for i in range(400_000))
+    data = ("n,half\n" + rows + "400000,-nan\n").encode()
+    assert len(data) > IN_MEMORY_LIMIT
+    frame = load_csv(data).frame
+    assert frame["half"].dtype == np.float64 and frame["half"].isna().sum() == 1
+
+
+@pytest.mark.parametrize("values, found", [
+    (["a", "-nan"], True), (["a", "1.#QNAN"], True), (["a", "b"], False)])
+def test_text_that_is_not_arrow_backed_is_compared(values, found):
+    frame = pd.DataFrame({"n": [1, 2], "text": np.array(values, dtype=object)})
+    assert _may_hold_number_like_missing(frame) is found
