@@ -179,20 +179,39 @@ class PreparedData:
 
     # -- tf.data ----------------------------------------------------------------
 
-    def _pairs(self):
-        """A function on a batch: stored (x, y) -> (model input, target)."""
+    def _mapped(self, batches, parallel: bool):
+        """``batches`` of stored ``(x, y)`` mapped to ``(model input, target)``.
+
+        A stored table's tensors travel along the pipeline as a second input instead
+        of being captured by the map function (see :meth:`StoredTable.expander`):
+        TensorFlow holds a function's captures in reference cycles, which would keep
+        the table in memory after its dataset is dropped, until a garbage collection.
+        """
         import tensorflow as tf
 
-        x_map = self.x_map
+        calls = tf.data.AUTOTUNE if parallel else None
         reconstruct = self.task == "reconstruction"
+        tensors = self.x_map.tensors() if hasattr(self.x_map, "expander") else None
+        if tensors:
+            expand = self.x_map.expander()
+            carried = tf.data.Dataset.from_tensors(tensors).repeat()
 
-        @tf.autograph.experimental.do_not_convert  # plain TF ops: skip the slow conversion
+            @tf.autograph.experimental.do_not_convert  # plain TF ops: skip the slow conversion
+            def pairs_from_table(stored, table):
+                x = expand(stored[0], table)
+                return (x, x) if reconstruct else (x, stored[1])
+
+            return tf.data.Dataset.zip((batches, carried)).map(pairs_from_table,
+                                                                 num_parallel_calls=calls)
+        x_map = self.x_map
+
+        @tf.autograph.experimental.do_not_convert
         def pairs(x, y):
             if x_map is not None:
                 x = x_map(x)
             return (x, x) if reconstruct else (x, y)
 
-        return pairs
+        return batches.map(pairs, num_parallel_calls=calls)
 
     def _stored(self, split: str):
         key = ("stored", split)
@@ -213,8 +232,7 @@ class PreparedData:
                 # Read element by element (previews, checks), a batch is mapped in well
                 # under a millisecond: a parallel map's threads cost more to start than
                 # they give. Cached data feeds training from here, so it maps in parallel.
-                ds = ds.batch(1024).map(self._pairs(),
-                                        num_parallel_calls=tf.data.AUTOTUNE if self.cache else None)
+                ds = self._mapped(ds.batch(1024), parallel=self.cache)
                 # unbatch() forgets the length; Keras needs it for steps per epoch.
                 ds = ds.unbatch().apply(
                     tf.data.experimental.assert_cardinality(len(self._split(split))))
@@ -273,7 +291,7 @@ class PreparedData:
             ds = ds.shuffle(min(n, 100_000), seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(int(batch_size))
         if mapped_later:
-            ds = ds.map(self._pairs(), num_parallel_calls=tf.data.AUTOTUNE)
+            ds = self._mapped(ds, parallel=True)
         if augment is None:
             augment = split == "train"
         if augment and self.augmentation is not None:

@@ -56,6 +56,38 @@ class StoredTable:
     text: Any  # (rows, words) float32 word counts
     rows: int
 
+    def tensors(self) -> dict[str, Any]:
+        """The table's tensors by name (those it has), for :meth:`expander`."""
+        return {name: getattr(self, name) for name in _TENSORS if getattr(self, name) is not None}
+
+    def expander(self):
+        """A function ``(positions, tensors) -> model inputs`` holding no tensor.
+
+        For tf.data: a map function keeps what it captures in reference cycles, so a
+        dropped dataset would hold a million-row table until Python's garbage
+        collector runs. The pipeline carries :meth:`tensors` along instead (see
+        :meth:`builder.data.PreparedData.dataset`), and the table goes when its
+        last dataset does.
+        """
+        layout = {"flags": tuple(self.flags), "depths": tuple(self.depths)}
+        empty = self.numbers is None and self.codes is None and self.text is None
+
+        def expand(positions, tensors: dict):
+            import tensorflow as tf
+
+            if empty:
+                return tf.zeros((tf.shape(positions)[0], 0), tf.float32)
+            positions = tf.convert_to_tensor(positions)
+            arguments = (positions, *(tensors.get(name) for name in _TENSORS))
+            # Traced for any number of rows, so that every later table of this layout
+            # (and every batch) reuses the one graph.
+            open_rows = tuple(_spec(value, rows_axis=_ROWS_AXIS.get(name))
+                              for name, value in zip(("positions", *_TENSORS), arguments))
+            function = _expand_rows().get_concrete_function(*open_rows, **layout)
+            return function(*arguments, **layout)
+
+        return expand
+
     def expand(self, positions):
         """The model inputs of the rows at ``positions`` (a 1-D int array or tensor).
 
@@ -64,20 +96,13 @@ class StoredTable:
         missing value becomes the mean, so 0), MissingIndicator, StringLookup
         one-hot, TextVectorization multi-hot.
         """
-        import tensorflow as tf
+        return self.expander()(positions, self.tensors())
 
-        if self.numbers is None and self.codes is None and self.text is None:
-            return tf.zeros((tf.shape(positions)[0], 0), tf.float32)
-        positions = tf.convert_to_tensor(positions)
-        expand_rows = _expand_rows()
-        arguments = (positions, self.numbers, self.means, self.scales, self.codes, self.text)
-        layout = {"flags": tuple(self.flags), "depths": tuple(self.depths)}
-        # Traced for any number of rows, so that every later table of this layout
-        # (and every batch) reuses the one graph.
-        open_rows = (_spec(positions, rows_axis=0), _spec(self.numbers, rows_axis=1),
-                     _spec(self.means), _spec(self.scales), _spec(self.codes, rows_axis=1),
-                     _spec(self.text, rows_axis=0))
-        return expand_rows.get_concrete_function(*open_rows, **layout)(*arguments, **layout)
+    __call__ = expand
+
+
+_TENSORS = ("numbers", "means", "scales", "codes", "text")
+_ROWS_AXIS = {"positions": 0, "numbers": 1, "codes": 1, "text": 0}
 
 
 def _spec(value, rows_axis: int | None = None):

@@ -1504,7 +1504,7 @@ def _features(rows: pd.DataFrame, plan: _Plan, parts: tuple[np.ndarray, ...],
         )
     x = {name: positions.astype(np.int32 if n < 2**31 else np.int64)
          for name, positions in zip(("train", "validation", "test"), parts)}
-    return x, notes, stored.expand
+    return x, notes, stored
 
 
 def _layout(plan: _Plan) -> None:

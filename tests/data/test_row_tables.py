@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from builder.data.row_tables import StoredTable, _expand_rows, aligned_empty, tensor_of
+from builder.data.tabular import prepare_tabular
 
 
 def _table(rows: int, seed: int = 0) -> tuple[StoredTable, np.ndarray, np.ndarray]:
@@ -53,3 +58,32 @@ def test_aligned_arrays_are_taken_without_a_copy_and_others_are_copied():
     np.testing.assert_array_equal(np.asarray(tensor_of(aligned)), aligned)
     strided = np.arange(30, dtype=np.float32).reshape(3, 10)[:, ::2]
     np.testing.assert_array_equal(np.asarray(tensor_of(strided)), strided)
+
+
+def test_a_dropped_prepared_table_frees_its_tensors_without_a_garbage_collection():
+    rng = np.random.default_rng(0)
+    size = np.where(rng.random(300) < 0.1, np.nan, rng.normal(5, 2, 300))
+    frame = pd.DataFrame({"size": size, "colour": rng.choice(["red", "blue", "green"], 300),
+                          "label": rng.choice(["yes", "no"], 300)})
+    prepared = prepare_tabular(frame, "label", validation=0.2, test=0.2, seed=0)
+    x, y = prepared.arrays("train", limit=4)
+    first = next(iter(prepared.train))
+    np.testing.assert_allclose(first[0].numpy(), x[0], rtol=1e-6)
+    batch = next(iter(prepared.batches("train", batch_size=8, shuffle=False)))
+    np.testing.assert_allclose(batch[0].numpy()[:4], x, rtol=1e-6)
+    np.testing.assert_array_equal(batch[1].numpy()[:4], y)
+    table = prepared.x_map
+    held = [weakref.ref(tensor) for tensor in table.tensors().values()]
+    assert len(held) == 4  # numbers, means, scales, codes
+    gc.disable()
+    try:
+        del prepared, table, first, batch
+        assert [ref() for ref in held] == [None] * 4
+    finally:
+        gc.enable()
+
+
+def test_a_table_with_no_columns_expands_to_empty_rows():
+    table = StoredTable(numbers=None, means=tf.zeros(0), scales=tf.ones(0), flags=[],
+                        codes=None, depths=[], text=None, rows=5)
+    assert table.expand(np.arange(3, dtype=np.int32)).shape == (3, 0)
