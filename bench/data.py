@@ -75,7 +75,8 @@ def _peak_mb() -> float:
 
 def _ingest(path: str) -> dict:
     """One ingest, timed by step."""
-    from builder.data.tabular import load_csv, prepare_tabular
+    from builder.data.csv_reading import load_csv
+    from builder.data.tabular import prepare_tabular
 
     start, cpu = time.perf_counter(), time.process_time()
     source = load_csv(path)
@@ -120,6 +121,7 @@ def phase(kind: str, path: str, runs: int) -> dict:
         sys.path.insert(0, str(ROOT))
         import tensorflow as tf  # noqa: F401 - imported before the clock, as the app has it
 
+        import builder.data.csv_reading  # noqa: F401
         import builder.data.tabular  # noqa: F401
     baseline = _peak_mb()
     if kind == "bare":

@@ -158,9 +158,9 @@ def _load_data(args):
         if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
             return _prepare_images(path, args)
         if path.is_file():
-            from builder.data import tabular
+            from builder.data.csv_reading import load_csv
 
-            return _prepare_table(tabular.load_csv(path), args)
+            return _prepare_table(load_csv(path), args)
         return _prepare_sample(args)
     except DataError as exc:
         raise _Failure(str(exc)) from exc

@@ -42,7 +42,7 @@ class Sample:
 
 def _table(frame: pd.DataFrame, sample_id: str, target: list[str], mode: str = "tabular",
            task: str | None = None):
-    from builder.data.tabular import frame_source
+    from builder.data.columns import frame_source
 
     sample = _BY_ID[sample_id]
     return frame_source(frame, name=sample.title, target=target, task=task, mode=mode,

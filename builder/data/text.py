@@ -106,13 +106,14 @@ def prepare_text_column(rows, column: str, encoded, order: np.ndarray, bounds: t
     """
     import keras
 
-    from builder.data.tabular import _canonical_array, finish_targets
+    from builder.data.columns import canonical_texts
+    from builder.data.tabular import finish_targets
 
     if encoded.task == "reconstruction":
         raise DataError("Reconstruction is for images and numbers, not text.",
                         "Choose a target column to predict.", code="bad_task")
     n_train, n_fit = bounds
-    strings = _canonical_array(rows[column])[order].astype(str)
+    strings = canonical_texts(rows[column])[order].astype(str)
     vocab = vocabulary(strings[:n_train], max_tokens)
     if not vocab:
         raise DataError(f"The text column '{column}' has no words in its training rows.",
@@ -140,7 +141,7 @@ def prepare_text_column(rows, column: str, encoded, order: np.ndarray, bounds: t
             raise DataError(f"The rows have no column {column!r}.",
                             f"Give the text in a column named {column!r}.",
                             code="unknown_column")
-        return _canonical_array(frame[column]).astype(str)
+        return canonical_texts(frame[column]).astype(str)
 
     covered = float(np.mean(tokens(strings[:min(n_train, 5000)]).row_lengths().numpy() <= length))
     info.update(vocabulary_size=len(vocab) + 2, sequence_length=length, text_column=column,

@@ -90,13 +90,8 @@ def prepare_timeseries(
     Raises:
         DataError: non-numeric columns, too short a series, bad window settings.
     """
-    from builder.data.tabular import (
-        TabularSource,
-        _Target,
-        detect_columns,
-        finish_targets,
-        frame_source,
-    )
+    from builder.data.columns import TabularSource, detect_columns, frame_source
+    from builder.data.tabular import _Target, finish_targets
 
     if not isinstance(source, TabularSource):
         source = frame_source(pd.DataFrame(source))

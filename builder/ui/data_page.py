@@ -19,6 +19,8 @@ import streamlit as st
 from builder import workspace
 from builder.data import PreparedData
 from builder.data.archive import MAX_ENTRIES, MAX_TOTAL_BYTES
+from builder.data.columns import COLUMN_KINDS, TabularSource, class_balance, column_summary
+from builder.data.csv_reading import ENCODING_NAMES, ENCODINGS, load_csv
 from builder.data.errors import DataError
 from builder.data.images import (
     AUGMENTATIONS,
@@ -29,17 +31,7 @@ from builder.data.images import (
 )
 from builder.data.link import LinkIssue, apply_fix, check_link, fix_all
 from builder.data.samples import get_sample, list_samples
-from builder.data.tabular import (
-    COLUMN_KINDS,
-    ENCODING_NAMES,
-    ENCODINGS,
-    TabularSource,
-    class_balance,
-    column_summary,
-    infer_task,
-    load_csv,
-    prepare_tabular,
-)
+from builder.data.tabular import infer_task, prepare_tabular
 from builder.data.timeseries import prepare_timeseries
 from builder.design import Design
 from builder.ui import state

@@ -1,4 +1,4 @@
-"""Builders of small files for the data tests: images and zip archives."""
+"""Builders of small data for the data tests: a mixed table, images and zip archives."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import stat
 import zipfile
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 
@@ -49,3 +50,21 @@ def class_zip(classes=("cats", "dogs"), per_class: int = 8, root: str = "",
         for i in range(per_class):
             entries[f"{root}{name}/img_{i}.png"] = image_bytes(size=size, seed=c * 100 + i)
     return zip_bytes(entries)
+
+
+def mixed_table(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    """An id, numbers with gaps, labels with gaps, whole numbers, sentences, a class and a price."""
+    rng = np.random.default_rng(seed)
+    size = rng.normal(10, 3, n)
+    size[::17] = np.nan
+    colour = rng.choice(["red", "green", "blue"], n).astype(object)
+    colour[::13] = None
+    return pd.DataFrame({
+        "row_id": np.arange(n),
+        "size": size.round(3),
+        "colour": colour,
+        "rooms": rng.integers(1, 6, n),
+        "note": [f"a fairly long note number {i} about this item" for i in range(n)],
+        "label": np.where(size > 10, "big", "small"),
+        "price": (size * 3 + rng.normal(0, 1, n)).round(2),
+    })

@@ -15,14 +15,10 @@ import pandas as pd
 import pytest
 
 from builder.data import join_model, predict_raw
+from builder.data.columns import column_summary, detect_columns
+from builder.data.csv_reading import load_csv
 from builder.data.errors import DataError
-from builder.data.tabular import (
-    column_summary,
-    detect_columns,
-    load_csv,
-    prepare_tabular,
-    split_indices,
-)
+from builder.data.tabular import prepare_tabular, split_indices
 from tests.data.checks import preprocessing_gap
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,7 +146,7 @@ def test_saved_tabular_model_loads_safely_with_only_custom_layers(tmp_path):
 
 def test_the_data_layers_are_still_importable_from_tabular():
     from builder import custom_layers
-    from builder.data.tabular import FillMissing, MissingIndicator
+    from builder.custom_layers import FillMissing, MissingIndicator
 
     assert FillMissing is custom_layers.FillMissing
     assert MissingIndicator is custom_layers.MissingIndicator

@@ -6,15 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from builder.data.tabular import (
-    _control_ratio,
-    _factorize_sorted,
-    _missing_counts,
-    _sums,
-    load_csv,
-    prepare_tabular,
-    split_indices,
-)
+from builder.data.columns import missing_counts
+from builder.data.csv_reading import _control_ratio, load_csv
+from builder.data.tabular import _factorize_sorted, _sums, prepare_tabular, split_indices
 from tests.data.checks import preprocessing_gap
 
 
@@ -60,7 +54,7 @@ def test_missing_counts_match_isna():
         "numbers": [1.0, np.nan, 2.0, 3.0],
         "whole": [1, 2, 3, 4],
     })
-    assert _missing_counts(frame) == frame.isna().sum().tolist()
+    assert missing_counts(frame) == frame.isna().sum().tolist()
 
 
 def test_control_ratio_counts_control_characters_but_line_breaks_and_tabs():

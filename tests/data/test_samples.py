@@ -7,10 +7,11 @@ import socket
 import numpy as np
 import pytest
 
+from builder.data.columns import TabularSource
 from builder.data.errors import DataError
 from builder.data.images import ImageSource, prepare_images
 from builder.data.samples import get_sample, list_samples, load_sample, spirals
-from builder.data.tabular import TabularSource, prepare_tabular
+from builder.data.tabular import prepare_tabular
 from builder.data.timeseries import prepare_timeseries
 
 SAMPLE_IDS = [s.id for s in list_samples()]

@@ -1,4 +1,4 @@
-"""Column types, targets, splits and the tabular preprocessing that travels in the model."""
+"""Targets, splits and the tabular preprocessing that travels in the model."""
 
 from __future__ import annotations
 
@@ -8,71 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from builder.data.csv_reading import load_csv
 from builder.data.errors import DataError
-from builder.data.tabular import (
-    class_balance,
-    column_summary,
-    detect_columns,
-    frame_source,
-    infer_task,
-    load_csv,
-    prepare_tabular,
-    split_indices,
-)
+from builder.data.tabular import infer_task, prepare_tabular, split_indices
+from tests.data.builders import mixed_table
 from tests.data.checks import preprocessing_gap
-
-
-def _frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    size = rng.normal(10, 3, n)
-    size[::17] = np.nan
-    colour = rng.choice(["red", "green", "blue"], n).astype(object)
-    colour[::13] = None
-    return pd.DataFrame({
-        "row_id": np.arange(n),
-        "size": size.round(3),
-        "colour": colour,
-        "rooms": rng.integers(1, 6, n),
-        "note": [f"a fairly long note number {i} about this item" for i in range(n)],
-        "label": np.where(size > 10, "big", "small"),
-        "price": (size * 3 + rng.normal(0, 1, n)).round(2),
-    })
-
-
-# -- detection -------------------------------------------------------------------
-
-
-def test_detects_kinds():
-    info = detect_columns(_frame())
-    assert info["row_id"].kind == "id"
-    assert info["size"].kind == "numeric" and info["size"].missing == 8
-    assert info["colour"].kind == "categorical" and info["colour"].missing == 10
-    assert info["note"].kind == "text"
-    assert info["label"].kind == "categorical"
-    assert info["rooms"].kind == "numeric"
-
-
-def test_detects_ids_by_name_and_all_missing_columns():
-    frame = pd.DataFrame({"customer_id": [f"C{i:04d}" for i in range(50)],
-                          "empty": [np.nan] * 50, "x": np.arange(50) % 7})
-    info = detect_columns(frame)
-    assert info["customer_id"].kind == "id"
-    assert info["empty"].kind == "id" and "missing" in info["empty"].reason
-    assert info["x"].kind == "numeric"
-
-
-def test_column_summaries_for_charts():
-    frame = _frame()
-    hist = column_summary(frame, "size", "numeric", bins=10)
-    assert hist["type"] == "histogram" and len(hist["counts"]) == 10
-    assert sum(hist["counts"]) == frame["size"].notna().sum()
-    bars = column_summary(frame, "colour", "categorical")
-    assert bars["type"] == "bar" and set(bars["labels"]) == {"red", "green", "blue"}
-    words = column_summary(frame, "note", "text")
-    assert words["label"] == "words per value"
-    balance = class_balance(frame, "label")
-    assert balance.sum() == len(frame)
-
 
 # -- targets -----------------------------------------------------------------------
 
@@ -107,7 +47,7 @@ def test_target_all_missing():
 
 
 def test_regression_on_text_is_refused():
-    frame = _frame()
+    frame = mixed_table()
     with pytest.raises(DataError) as caught:
         prepare_tabular(frame, "label", task="regression")
     assert caught.value.code == "target_not_numeric"
@@ -129,7 +69,7 @@ def test_too_many_classes():
 
 
 def test_rows_without_target_are_left_out():
-    frame = _frame()
+    frame = mixed_table()
     frame.loc[[3, 4, 5], "label"] = None
     prepared = prepare_tabular(frame, "label")
     assert sum(prepared.sizes.values()) == len(frame) - 3
@@ -137,7 +77,7 @@ def test_rows_without_target_are_left_out():
 
 
 def test_several_targets_only_for_regression():
-    frame = _frame()
+    frame = mixed_table()
     prepared = prepare_tabular(frame, ["price", "rooms"], features=["size", "colour"])
     assert prepared.task == "regression"
     assert prepared.splits["train"].y.shape[1] == 2
@@ -148,7 +88,7 @@ def test_several_targets_only_for_regression():
 
 
 def test_unknown_columns_and_no_features():
-    frame = _frame()
+    frame = mixed_table()
     with pytest.raises(DataError) as caught:
         prepare_tabular(frame, "nope")
     assert caught.value.code == "unknown_column"
@@ -194,7 +134,7 @@ def test_too_few_rows():
 
 
 def test_preprocessing_model_reproduces_the_training_inputs():
-    prepared = prepare_tabular(_frame(), "label", features=["size", "colour", "rooms", "note"],
+    prepared = prepare_tabular(mixed_table(), "label", features=["size", "colour", "rooms", "note"],
                                kinds={"rooms": "categorical"})
     assert prepared.kind == "tabular" and prepared.task == "binary"
     kinds = [block["kind"] for block in prepared.info["layout"]]
@@ -206,7 +146,7 @@ def test_preprocessing_model_reproduces_the_training_inputs():
 
 
 def test_numbers_are_standardised_on_training_rows_and_missing_flagged():
-    prepared = prepare_tabular(_frame(), "label", features=["size"])
+    prepared = prepare_tabular(mixed_table(), "label", features=["size"])
     x, _ = prepared.arrays("train")
     assert x.shape[1] == 2  # the value and its missing flag
     present = x[:, 1] == 0
@@ -234,7 +174,7 @@ def test_statistics_match_pandas_on_the_training_rows():
 
 
 def test_unseen_and_missing_categories_share_the_unknown_slot():
-    prepared = prepare_tabular(_frame(), "label", features=["colour"])
+    prepared = prepare_tabular(mixed_table(), "label", features=["colour"])
     new = pd.DataFrame({"colour": ["purple", None, "red"]})
     raw = prepared.raw_inputs_from_frame(new)
     out = np.asarray(prepared.preprocessing(raw))
@@ -254,20 +194,20 @@ def test_rare_categories_are_capped():
 
 
 def test_regression_targets_are_standardised_and_mapped_back():
-    prepared = prepare_tabular(_frame(), "price", features=["size", "colour"])
+    prepared = prepare_tabular(mixed_table(), "price", features=["size", "colour"])
     assert prepared.task == "regression"
     y = prepared.splits["train"].y
     assert abs(y.mean()) < 1e-4 and abs(y.std() - 1) < 1e-3
     back = prepared.to_target_units(y[:5])
     post = np.asarray(prepared.postprocessing(y[:5]))
     assert np.allclose(back, post, atol=1e-4)
-    original = _frame()["price"].to_numpy()
+    original = mixed_table()["price"].to_numpy()
     gaps = np.nanmin(np.abs(back.ravel()[:, None] - original[None, :]), axis=1)
     assert gaps.max() < 1e-3  # every value maps back onto a real price
 
 
 def test_reconstruction_targets_are_the_inputs():
-    prepared = prepare_tabular(_frame(), None, task="reconstruction",
+    prepared = prepare_tabular(mixed_table(), None, task="reconstruction",
                                features=["size", "rooms", "colour"])
     x, y = prepared.arrays("train")
     assert np.array_equal(x, y) and x.shape[1] == prepared.input_shape[0] == 7
@@ -277,7 +217,7 @@ def test_reconstruction_targets_are_the_inputs():
 
 
 def test_describe_is_json_and_batches_are_shaped():
-    prepared = prepare_tabular(_frame(), "label")
+    prepared = prepare_tabular(mixed_table(), "label")
     record = json.loads(json.dumps(prepared.describe()))
     assert record["task"] == "binary" and record["class_names"] == ["big", "small"]
     assert record["expected_output"]["activation"] == "sigmoid"
@@ -293,7 +233,7 @@ def test_describe_is_json_and_batches_are_shaped():
 
 
 def test_unbatched_datasets_match_the_arrays():
-    prepared = prepare_tabular(_frame(), "rooms", features=["size", "colour"])
+    prepared = prepare_tabular(mixed_table(), "rooms", features=["size", "colour"])
     assert prepared.task == "multiclass" and prepared.num_classes == 5
     xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in prepared.test])
     x, y = prepared.arrays("test")
@@ -306,10 +246,3 @@ def test_csv_to_prepared_keeps_notes():
     prepared = prepare_tabular(source, "t")
     assert any("not UTF-8" in note for note in prepared.notes)
     assert prepared.source == "data.csv"
-
-
-def test_frame_source_copies():
-    frame = _frame()
-    source = frame_source(frame, name="t")
-    source.frame.loc[0, "size"] = 999
-    assert frame.loc[0, "size"] != 999

@@ -9,8 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from builder.data.errors import DataError
-from builder.data.tabular import (
+from builder.data.csv_reading import (
     IN_MEMORY_LIMIT,
     MISSING_WORDS,
     NUMBER_LIKE_MISSING,
@@ -18,6 +17,7 @@ from builder.data.tabular import (
     _may_hold_number_like_missing,
     load_csv,
 )
+from builder.data.errors import DataError
 
 
 def _error(data: bytes, **kwargs) -> DataError:
