@@ -424,13 +424,13 @@ def prepare_tabular(
                 input_name=plan.names[plan.text[0]],
             )
         targets_job = pool.submit(_finished_targets, encoded, order, bounds[0])
-        x, plan_notes, expand = _features(rows, plan, (train, val, tst), max_categories,
-                                          max_tokens, pool, started)
+        x, plan_notes, table = _features(rows, plan, (train, val, tst), max_categories,
+                                         max_tokens, pool, started)
         finished = targets_job.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     notes.extend(plan_notes)
-    return _tabular_prepared(source, rows, plan, encoded, finished, x, expand, order, bounds,
+    return _tabular_prepared(source, rows, plan, encoded, finished, x, table, order, bounds,
                              notes, settings)
 
 
@@ -701,13 +701,14 @@ def _likely_categories(rows: pd.DataFrame, targets: list[str],
 
 def _features(rows: pd.DataFrame, plan: _Plan, parts: tuple[np.ndarray, ...],
               max_categories: int, max_tokens: int, pool: ThreadPoolExecutor,
-              started: _Started) -> tuple[dict, list[str], Any]:
-    """The stored inputs of each split, the notes, and the ``x_map`` that expands them.
+              started: _Started) -> tuple[dict, list[str], StoredTable]:
+    """The stored inputs of each split, the notes, and the table that expands them
+    (the ``x_map``: called on row positions, it gives their model inputs).
 
     Statistics come from the training rows only. The columns are kept once, in
     file order, as TensorFlow tensors (raw numbers, one-hot positions of the
     categories, text word counts); each split stores only its row positions, in
-    shuffled order, and the returned ``x_map`` gathers a batch of rows and computes
+    shuffled order, and the returned table gathers a batch of rows and computes
     the model inputs from them with the preprocessing model's own formulas
     (standardise, fill the missing with the mean, flag them, one-hot encode). No
     shuffled or split copy of the table is made: at a million rows that matters.
@@ -913,7 +914,7 @@ def _finished_targets(encoded: _Target, order: np.ndarray, n_train: int):
 
 
 def _tabular_prepared(source: TabularSource, rows: pd.DataFrame, plan: _Plan, encoded: _Target,
-                      finished: tuple, x: dict, expand, order: np.ndarray,
+                      finished: tuple, x: dict, table: StoredTable, order: np.ndarray,
                       bounds: tuple[int, int], notes: list[str],
                       settings: dict) -> PreparedData:
     n_train, n_fit = bounds
@@ -948,7 +949,7 @@ def _tabular_prepared(source: TabularSource, rows: pd.DataFrame, plan: _Plan, en
         num_classes=_num_classes(encoded), class_names=list(encoded.class_names),
         target_names=list(encoded.target_names), feature_names=plan.columns,
         postprocessing=postprocessing, source=source.name, settings=settings, notes=notes,
-        info=info, frame_encoder=encoder, x_map=expand,
+        info=info, frame_encoder=encoder, x_map=table,
     )
 
 
