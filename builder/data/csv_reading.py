@@ -300,8 +300,9 @@ def _read_twice_if_needed(open_source, kwargs: dict) -> pd.DataFrame:
 def _may_hold_number_like_missing(frame: pd.DataFrame) -> bool:
     """Whether a text column may hold one of NUMBER_LIKE_MISSING (never a false no).
 
-    Arrow-backed text is scanned as bytes: each spelling holds a '#' or a '-' followed
-    by 'n' or 'N' (a millisecond per million short values). Other text is compared.
+    Arrow-backed text is searched as bytes for the parts every spelling holds (a
+    millisecond per million short values); a value that merely contains one (say
+    "pre-nanny") costs a second read, nothing worse. Other text is compared.
     """
     for i in range(frame.shape[1]):
         series = frame.iloc[:, i]
@@ -314,13 +315,28 @@ def _may_hold_number_like_missing(frame: pd.DataFrame) -> bool:
             continue
         for chunk in chunked.chunks:
             data = chunk.buffers()[2]
-            if data is None:
-                continue
-            text = np.frombuffer(data, np.uint8)
-            if np.count_nonzero(text == ord("#")):
+            if data is not None and _holds_any(np.frombuffer(data, np.uint8),
+                                               _NUMBER_LIKE_PARTS):
                 return True
-            dashes = np.flatnonzero(text[:-1] == ord("-"))
-            if len(dashes) and np.isin(text[dashes + 1], (ord("n"), ord("N"))).any():
+    return False
+
+
+# Each of NUMBER_LIKE_MISSING holds one of these.
+_NUMBER_LIKE_PARTS = (b"#IND", b"#QNAN", b"-nan", b"-NaN")
+
+
+def _holds_any(text: np.ndarray, words: tuple[bytes, ...]) -> bool:
+    """Whether the bytes ``text`` (uint8) hold any of ``words`` anywhere."""
+    for first in {word[0] for word in words}:
+        hits = text == first
+        if not hits.any():
+            continue
+        starts = np.flatnonzero(hits)
+        for word in (w for w in words if w[0] == first):
+            at = starts[starts <= len(text) - len(word)]
+            for offset, byte in enumerate(word[1:], start=1):
+                at = at[text[at + offset] == byte]
+            if len(at):
                 return True
     return False
 

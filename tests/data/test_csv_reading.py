@@ -14,6 +14,7 @@ from builder.data.csv_reading import (
     MISSING_WORDS,
     NUMBER_LIKE_MISSING,
     SNIFF_BYTES,
+    _holds_any,
     _may_hold_number_like_missing,
     load_csv,
 )
@@ -208,11 +209,20 @@ def test_a_table_without_number_like_missing_values_is_read_once(monkeypatch):
     calls = []
     real = pd.read_csv
     monkeypatch.setattr(pd, "read_csv", lambda *a, **k: calls.append(k) or real(*a, **k))
-    data = b"x,colour,note\n-1.5,red,NA\n,blue,n/a\n2,-,dash-only\n"
+    data = (b"x,colour,note\n-1.5,red,NA\n,blue,n/a\n2,-,dash-only\n3,C#,item #3\n"
+            b"4,-n,1.#\n")
     frame = load_csv(data).frame
     assert len(calls) == 1
     pd.testing.assert_frame_equal(frame, real(io.BytesIO(data)))
-    assert frame["x"].isna().tolist() == [False, True, False]
+    assert frame["x"].isna().tolist() == [False, True, False, False, False]
+
+
+@pytest.mark.parametrize("text, found", [
+    (b"", False), (b"#", False), (b"C# and #3", False), (b"-n-Na", False), (b"abc-nan", True),
+    (b"1.#INDx", True), (b"x1.#QNAN", True), (b"-NaN", True), (b"#IN", False)])
+def test_holds_any_finds_words_anywhere_and_not_past_the_end(text, found):
+    data = np.frombuffer(text, np.uint8)
+    assert _holds_any(data, (b"#IND", b"#QNAN", b"-nan", b"-NaN")) is found
 
 
 def test_a_large_upload_with_number_like_missing_values_is_read_again_from_its_file():
