@@ -263,8 +263,6 @@ def _parse(source, size: int, encoding: str, delimiter: str, skip_bad_rows: bool
 # one, and when one may be there the file is read again with all of them.
 MISSING_WORDS = ("", "#N/A", "#N/A N/A", "#NA", "<NA>", "N/A", "NA", "NULL", "NaN", "None",
                  "n/a", "nan", "null")
-
-
 NUMBER_LIKE_MISSING = ("-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN")
 
 
