@@ -12,22 +12,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browsing import go_to_page, open_template, settle
+from tests.e2e.browsing import go_to_page, open_template, set_number, settle
 
 pytestmark = pytest.mark.browser
-
-
-def _set_number(page: Page, label: str, value: int) -> None:
-    """Type a number and see it stay: a rerun on two loaded cores can swallow a typed
-    value (the field then shows the old one), so it is typed again, at most twice."""
-    box = page.get_by_label(label, exact=True)
-    for _ in range(3):
-        box.fill(str(value))
-        box.press("Enter")
-        settle(page)
-        if box.input_value() == str(value):
-            return
-    expect(box).to_have_value(str(value))
 
 
 def _train_small_cnn_on_digits(page: Page, url: str, shot) -> None:
@@ -61,7 +48,7 @@ def _train_small_cnn_on_digits(page: Page, url: str, shot) -> None:
     expect(fits).to_be_visible(timeout=60_000)
     settle(page)
     go_to_page(page, "Train")
-    _set_number(page, "Epochs", 4)
+    set_number(page, "Epochs", 4)
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_text(re.compile(r"^Finished\. "))).to_be_visible(timeout=180_000)
     settle(page)

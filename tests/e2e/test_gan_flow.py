@@ -12,27 +12,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
-from tests.e2e.browsing import go_to_page, open_template, settle, stop_button
+from tests.e2e.browsing import go_to_page, open_template, set_number, settle, stop_button
 
 pytestmark = pytest.mark.browser
-
-
-def _set_number(page: Page, label: str, value: int) -> None:
-    """Type a number; type it again if a rerun on two loaded cores swallowed it.
-
-    During a rerun Streamlit keeps a stale copy of a widget beside the fresh one,
-    so the box is the last of its label.
-    """
-    for _ in range(3):
-        box = page.get_by_label(label, exact=True).last
-        box.fill(str(value))
-        box.press("Enter")
-        settle(page)
-        if page.get_by_label(label, exact=True).last.input_value() == str(value):
-            break
-    expect(page.get_by_label(label, exact=True).last).to_have_value(str(value))
 
 
 def test_gan_template_trains_on_digits_and_explores(app_url, page, shot):
@@ -48,8 +32,8 @@ def test_gan_template_trains_on_digits_and_explores(app_url, page, shot):
     page.get_by_role("button", name="Load sample").click()
     expect(page.get_by_role("button", name="Prepare dataset")).to_be_visible(timeout=60_000)
     settle(page)
-    _set_number(page, "Height", 16)
-    _set_number(page, "Width", 16)
+    set_number(page, "Height", 16)
+    set_number(page, "Width", 16)
     page.get_by_role("button", name="Prepare dataset").click()
     expect(page.get_by_text("Prepared for training")).to_be_visible(timeout=60_000)
     expect(page.get_by_text("16x16x1")).to_be_visible()
@@ -61,7 +45,7 @@ def test_gan_template_trains_on_digits_and_explores(app_url, page, shot):
     go_to_page(page, "Train")
     expect(page.get_by_text("against discriminator", exact=False)).to_be_visible()
     expect(page.get_by_text("1,797 real images", exact=False)).to_be_visible()
-    _set_number(page, "Epochs", 2)
+    set_number(page, "Epochs", 2)
     shot(page, "3-settings")
     page.get_by_role("button", name="Train", exact=True).click()
     expect(stop_button(page)).to_be_visible(timeout=60_000)

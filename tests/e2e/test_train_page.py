@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.browsing import go_to_page, open_template, settle, stop_button
+from tests.e2e.browsing import go_to_page, open_template, set_number, settle, stop_button
 
 pytestmark = pytest.mark.browser
 
@@ -40,17 +40,10 @@ def _fresh(key: str) -> str:
     return f'.st-key-nc_train--{key}[data-stale="false"]'
 
 
-def _set_number(page: Page, label: str, value: int) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
-    settle(page)
-
-
 def test_train_two_epochs_then_watch_a_live_run_and_stop_it(app_url, page, shot):
     _design_and_data(page, app_url)
     expect(page.get_by_text("397 train / 86 validation / 86 test", exact=False)).to_be_visible()
-    _set_number(page, "Epochs", 2)
+    set_number(page, "Epochs", 2)
     page.get_by_role("button", name="Train", exact=True).click()
     expect(stop_button(page)).to_be_visible(timeout=60_000)
 
@@ -67,7 +60,7 @@ def test_train_two_epochs_then_watch_a_live_run_and_stop_it(app_url, page, shot)
 
     # A longer run (another learning rate, to tell the curves apart): the page polls it
     # live, with a progress bar, speed and time left.
-    _set_number(page, "Epochs", 400)
+    set_number(page, "Epochs", 400)
     rate = page.get_by_label("Learning rate", exact=True)
     rate.fill("0.01")
     rate.press("Enter")
