@@ -110,9 +110,8 @@ def missing_counts(frame: pd.DataFrame) -> list[int]:
             counts.append(int(np.count_nonzero(np.isnan(series.to_numpy()))))
         elif series.dtype.kind in "iub":
             counts.append(0)
-        elif (pd.api.types.is_string_dtype(series.dtype)
-              and getattr(series.array, "_pa_array", None) is not None):  # Arrow keeps count
-            counts.append(int(series.array._pa_array.null_count))
+        elif (chunked := arrow_text(series)) is not None:  # Arrow keeps the count
+            counts.append(int(chunked.null_count))
         else:
             counts.append(int(series.isna().sum()))
     return counts
