@@ -149,40 +149,51 @@ def _check_design(design, path: str) -> None:
                        "table of shapes.")
 
 
-def _load_data(args):
-    """Prepared data from --data: a CSV file, a zip or folder of class folders, or a sample."""
+def _load_data(args, hints: dict | None = None):
+    """Prepared data from --data: a CSV file, a zip or folder of class folders, or a sample.
+
+    ``hints`` (``builder.data.link.preparation_hints`` of the design) settle what the
+    flags leave open: the image size and channels, the tokens per text, the window.
+    """
     from builder.data import DataError
 
+    hints = dict(hints or {})
     path = Path(args.data)
     try:
         if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
-            return _prepare_images(path, args)
+            return _prepare_images(path, args, hints)
         if path.is_file():
             from builder.data.csv_reading import load_csv
 
-            return _prepare_table(load_csv(path), args)
-        return _prepare_sample(args)
+            return _prepare_table(load_csv(path), args, hints)
+        return _prepare_sample(args, hints)
     except DataError as exc:
         raise _Failure(str(exc)) from exc
 
 
-def _prepare_table(source, args):
+def _task(args, hints: dict, fallback=None):
+    return args.task or hints.get("task") or fallback
+
+
+def _prepare_table(source, args, hints: dict):
     from builder.data import tabular
 
     targets = list(args.target or source.target or [])
-    if not targets and args.task != "reconstruction":
+    if not targets and _task(args, hints) != "reconstruction":
         columns = ", ".join(list(source.frame.columns)[:20])
         raise _Failure(f"Name the column to predict with --target; the columns are: {columns}.")
     if source.mode == "timeseries":
         from builder.data import timeseries
 
         return timeseries.prepare_timeseries(source, targets, validation=args.validation,
-                                             test=args.test)
-    return tabular.prepare_tabular(source, targets or None, task=args.task or source.task,
-                                   validation=args.validation, test=args.test)
+                                             test=args.test, window=hints.get("window", 24))
+    text = {k: hints[k] for k in ("sequence_length", "max_tokens") if k in hints}
+    return tabular.prepare_tabular(source, targets or None,
+                                   task=_task(args, {}, source.task),
+                                   validation=args.validation, test=args.test, **text)
 
 
-def _prepare_images(path: Path, args, size=None, channels=None):
+def _prepare_images(path: Path, args, hints: dict):
     import tempfile
 
     from builder.data import images
@@ -192,11 +203,18 @@ def _prepare_images(path: Path, args, size=None, channels=None):
     else:
         folder = Path(tempfile.mkdtemp(prefix="neural_canvas_images_"))
         source = images.load_image_zip(path.read_bytes(), folder, name=path.name)
-    return images.prepare_images(source, task=args.task, validation=args.validation,
-                                 test=args.test, size=size, channels=channels)
+    return _prepare_image_source(source, args, hints)
 
 
-def _prepare_sample(args):
+def _prepare_image_source(source, args, hints: dict):
+    from builder.data import images
+
+    return images.prepare_images(source, task=_task(args, hints), validation=args.validation,
+                                 test=args.test, size=hints.get("size"),
+                                 channels=hints.get("channels"))
+
+
+def _prepare_sample(args, hints: dict):
     from builder.data import samples
 
     if args.data not in {sample.id for sample in samples.list_samples()}:
@@ -206,11 +224,8 @@ def _prepare_sample(args):
                        f"samples: {names}.")
     source = samples.load_sample(args.data)
     if samples.get_sample(args.data).kind == "images":
-        from builder.data import images
-
-        return images.prepare_images(source, task=args.task, validation=args.validation,
-                                     test=args.test)
-    return _prepare_table(source, args)
+        return _prepare_image_source(source, args, hints)
+    return _prepare_table(source, args, hints)
 
 
 def _saved_and_file_settings(args, example: str) -> dict:
@@ -399,7 +414,9 @@ def _train(args) -> int:
 
     _check_design(design, args.design)
     config = _config(args)
-    data = _load_data(args)
+    from builder.data.link import preparation_hints
+
+    data = _load_data(args, preparation_hints(design))
     config = config.with_task(data.task)
     n_train = train_module.split_size(data, "train")
     try:
@@ -504,7 +521,7 @@ def _gan_images(args, generator):
     path = Path(args.data)
     try:
         if path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip"):
-            return _prepare_images(path, args, size=shape[:2], channels=shape[2]), shape
+            return _prepare_images(path, args, {"size": shape[:2], "channels": shape[2]}), shape
         from builder.data import images, samples
 
         if args.data not in {s.id for s in samples.list_samples()} or samples.get_sample(

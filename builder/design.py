@@ -340,6 +340,7 @@ class Template:
     description: str
     family: str
     designs: list[Design]
+    sample: str = ""  # the bundled sample it trains on as it is (its description names it)
 
     def design(self, role: str = "model") -> Design | None:
         for design in self.designs:
@@ -361,7 +362,7 @@ def load_template(path: Path) -> Template:
     return Template(
         slug=Path(path).stem, title=str(raw.get("title", Path(path).stem)),
         description=str(raw.get("description", "")), family=str(raw.get("family", "")),
-        designs=designs,
+        designs=designs, sample=str(raw.get("sample", "")),
     )
 
 

@@ -94,7 +94,7 @@ def export_bundle(
     if unknown:
         raise ExportError(f"Unknown export format {unknown[0]!r}; choose from "
                           f"{', '.join(OPTIONAL_FORMATS)}.")
-    serving_model = serving_model if serving_model is not None else model
+    serving_model = inference_model(serving_model if serving_model is not None else model)
     class_names = [str(c) for c in class_names] if class_names else []
     destination = Path(destination)
     messages: list[str] = []
@@ -181,20 +181,74 @@ def input_signature(model) -> list[dict]:
     return specs
 
 
+def inference_model(model):
+    """``model`` wrapped so that calling it always predicts (``training=False``).
+
+    Keras layers decide train-or-predict from the call's ``training`` argument, and
+    left unset the random augmentation layers default to training: an exported
+    endpoint that calls the model plainly rotates, zooms and drops out on every call.
+    The wrapper fixes ``training=False`` inside its graph, so the SavedModel, the
+    TFLite and ONNX conversions and a saved ``.keras`` all predict the same way
+    every time. The weights are shared with ``model``.
+    """
+    import keras
+
+    def fresh(tensor, name):
+        return keras.Input(shape=tuple(tensor.shape[1:]), dtype=tensor.dtype, name=name)
+
+    structure = model.input
+    if isinstance(structure, dict):
+        inputs = {key: fresh(tensor, key) for key, tensor in structure.items()}
+    elif isinstance(structure, (list, tuple)):
+        inputs = [fresh(tensor, _tensor_name(tensor)) for tensor in structure]
+    else:
+        inputs = fresh(structure, _tensor_name(structure))
+    return keras.Model(inputs, model(inputs, training=False), name=model.name)
+
+
+def _tensor_name(tensor) -> str:
+    history = getattr(tensor, "_keras_history", None)
+    if history is not None:
+        return history[0].name
+    return getattr(tensor, "name", None) or "input"
+
+
+def _tensor_specs(model):
+    """The ``tf.TensorSpec`` structure of a functional model's inputs (batch left open)."""
+    import keras
+    import tensorflow as tf
+
+    def spec(tensor, name):
+        return tf.TensorSpec(shape=tuple(tensor.shape), dtype=tensor.dtype, name=name)
+
+    structure = model.input
+    if isinstance(structure, dict):
+        return {key: spec(tensor, key) for key, tensor in structure.items()}
+    return keras.tree.map_structure(lambda t: spec(t, _tensor_name(t)), structure)
+
+
 def write_saved_model(model, path: Path, class_names: list[str]) -> dict:
     """Export the serving model as a SavedModel; returns its input signature facts.
+
+    The ``serve`` endpoint predicts (``training=False``): augmentation, Dropout and
+    batch statistics are off, so two calls on one input answer the same.
 
     Raises:
         ExportError: Keras could not export the model.
     """
     import keras
     import tensorflow as tf
-    from keras.src.export.export_utils import get_input_signature
 
     try:
         archive = keras.export.ExportArchive()
-        signature = get_input_signature(model)
-        archive.track_and_add_endpoint("serve", model, signature)
+        signature = _tensor_specs(model)
+        archive.track(model)
+
+        def predict(inputs):
+            return model(inputs, training=False)
+
+        archive.add_endpoint("serve", tf.function(predict, input_signature=[signature],
+                                                  autograph=False))
         if class_names:
             names = list(class_names)
 
@@ -208,7 +262,7 @@ def write_saved_model(model, path: Path, class_names: list[str]) -> dict:
         raise ExportError(f"The SavedModel could not be written: {str(exc).splitlines()[0]}. "
                           "Check that the model builds and predicts on the Explore page.") \
             from exc
-    return {"inputs": input_signature(model), "dict_inputs": isinstance(signature[0], dict),
+    return {"inputs": input_signature(model), "dict_inputs": isinstance(signature, dict),
             "outputs": [list(t.shape) for t in model.outputs]}
 
 

@@ -901,9 +901,11 @@ def check_fit(model, data, config: TrainConfig) -> tuple[list[str], bool]:
                         f"{TASK_WORDS[task]} network must end in a vector. Add Flatten (or "
                         "global pooling) and a Dense layer at the end.")
         return problems, from_logits
-    if task == "binary" and out_shape[-1] != 1:
+    units_fit = not (task == "binary" and out_shape[-1] not in (1, 2))
+    if not units_fit:
         problems.append(f"For two-class (binary) classification the output '{out_name}' must "
-                        f"give 1 value per sample (the chance of the positive class); it gives "
+                        f"give 1 value per sample (sigmoid: the chance of the positive class) "
+                        f"or 2 (softmax: one probability per class); it gives "
                         f"{out_shape[-1]}. Set its units to 1 with a sigmoid activation.")
     if task == "multiclass" and data.num_classes and out_shape[-1] != data.num_classes:
         problems.append(f"The data has {data.num_classes} classes, but the output '{out_name}' "
@@ -921,18 +923,41 @@ def check_fit(model, data, config: TrainConfig) -> tuple[list[str], bool]:
         problems.append(f"An autoencoder's output must have the input's shape "
                         f"{_shape_text(data_shape)}; the output '{out_name}' gives "
                         f"{_shape_text(out_shape)}. Change the decoder's last layers.")
-    if loss in CROSS_ENTROPIES and task in ("binary", "multiclass"):
+    two_columns = is_two_class_softmax(task, out_shape)
+    if two_columns and loss not in CROSS_ENTROPIES:
+        problems.append(f"The output '{out_name}' gives 2 values per sample (one per class), "
+                        f"but {LOSSES.get(loss, loss)} compares one value per sample with the "
+                        "0/1 target. Choose binary cross-entropy, or set the output to 1 unit "
+                        "with a sigmoid activation.")
+    if two_columns and activation != "softmax":
+        problems.append(f"The output '{out_name}' gives 2 values per sample with "
+                        f"{activation or 'no'} activation; for two classes they must be "
+                        "probabilities that sum to 1. Set its activation to softmax (or use "
+                        "1 unit with a sigmoid activation).")
+    elif loss in CROSS_ENTROPIES and task in ("binary", "multiclass") and units_fit \
+            and not two_columns:
         wanted = "sigmoid" if task == "binary" else "softmax"
         if activation in (None, "linear"):
             from_logits = True
         elif task == "binary" and activation == "softmax":
             problems.append(f"The output '{out_name}' uses softmax over one value, which is "
-                            "always 1, so nothing can be learned. Use a sigmoid activation.")
+                            "always 1, so nothing can be learned. Use a sigmoid activation "
+                            "(or 2 units with softmax).")
         elif activation != wanted:
             problems.append(f"The output '{out_name}' uses {activation}, but cross-entropy "
                             f"needs probabilities ({wanted}) or raw scores (linear). Set its "
                             f"activation to {wanted}.")
     return problems, from_logits
+
+
+def is_two_class_softmax(task: str, output_shape: tuple) -> bool:
+    """Whether a binary classifier's output is two values (softmax) instead of one (sigmoid).
+
+    Both are right for two classes: the 0/1 target then reads as a class index, the
+    loss is cross-entropy over the two classes, and the binary scores (AUC,
+    precision, recall) read the second value, the positive class's probability.
+    """
+    return task == "binary" and tuple(output_shape)[-1:] == (2,) and len(output_shape) == 1
 
 
 def preflight(design: Design, data, config: TrainConfig, device_plan=None) -> list[str]:
@@ -995,9 +1020,12 @@ def _shape_text(shape: tuple) -> str:
     return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
 
 
-def _make_loss(loss: str, from_logits: bool):
+def _make_loss(loss: str, from_logits: bool, two_columns: bool = False):
     import keras
 
+    if loss == "binary_crossentropy" and two_columns:
+        # The same cross-entropy, over the two classes' probabilities.
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
     if loss == "binary_crossentropy":
         return keras.losses.BinaryCrossentropy(from_logits=from_logits)
     if loss == "categorical_crossentropy":
@@ -1012,9 +1040,17 @@ def _make_loss(loss: str, from_logits: bool):
 
 
 def _make_metrics(config: TrainConfig, task: str, loss: str, from_logits: bool,
-                  target_scale: list[float] | None = None) -> list:
+                  target_scale: list[float] | None = None, two_columns: bool = False) -> list:
     import keras
 
+    if two_columns:
+        from builder import two_class_metrics as two
+
+        kinds = {"accuracy": lambda: keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+                 "auc": lambda: two.PositiveClassAUC(name="auc"),
+                 "precision": lambda: two.PositiveClassPrecision(name="precision"),
+                 "recall": lambda: two.PositiveClassRecall(name="recall")}
+        return [kinds[metric]() for metric in config.metrics if metric in kinds]
     made = []
     threshold = 0.0 if from_logits else 0.5
     for metric in config.metrics:
@@ -1118,11 +1154,12 @@ def build_training_model(design: Design, data, config: TrainConfig, steps_per_ep
             model = keras.Model(model.inputs, output, name=model.name)
     finally:
         keras.config.set_dtype_policy(previous)
+    two_columns = is_two_class_softmax(data.task, tuple(model.outputs[0].shape[1:]))
     model.compile(
         optimizer=_make_optimizer(config, steps_per_epoch),
-        loss=_make_loss(loss, from_logits),
+        loss=_make_loss(loss, from_logits, two_columns),
         metrics=_make_metrics(config, data.task, loss, from_logits,
-                             regression_target_scale(data)),
+                              regression_target_scale(data), two_columns),
         jit_compile=bool(config.xla),
     )
     return model
@@ -1369,6 +1406,10 @@ def train(design: Design, data, config: TrainConfig, *,
         train_ds = train_ds.map(adapter)
         val_ds = val_ds.map(adapter) if val_ds is not None else None
     if device_plan.kind == "multi_worker":
+        from builder import multi_worker_fit
+
+        with scope():
+            multi_worker_fit.prepare(model, train_ds)
         # In-memory data has no files to split: each worker takes every n-th batch.
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (

@@ -307,6 +307,7 @@ def test_designs_that_do_not_fit_the_data_are_refused_with_the_fix():
     data = _binary()
     problems = preflight(_classifier(units=3, activation="softmax"), data, TrainConfig())
     assert any("must give 1 value per sample" in p and "units to 1" in p for p in problems)
+    assert len(problems) == 1, problems  # no second sentence that contradicts the first
     wrong_input = chain(("Dense", {"units": 1, "activation": "sigmoid"}), input_shape=(7,))
     assert any("expects samples of shape (7)" in p and "Set the Input's shape to (4)" in p
                for p in preflight(wrong_input, data, TrainConfig()))
@@ -321,6 +322,43 @@ def test_designs_that_do_not_fit_the_data_are_refused_with_the_fix():
               device_plan=CPU)
     with pytest.raises(DesignError):
         train(broken, data, TrainConfig(epochs=1), device_plan=CPU)
+
+
+def test_two_softmax_units_are_a_binary_classifier_with_binary_scores():
+    """Two classes as two softmax probabilities: cross-entropy, accuracy, AUC, precision."""
+    data = _binary()
+    design = _classifier(units=2, activation="softmax")
+    assert preflight(design, data, TrainConfig()) == []
+    config = TrainConfig(epochs=4, learning_rate=0.05, seed=1,
+                         metrics=("accuracy", "auc", "precision", "recall"))
+    result = train(design, data, config, device_plan=CPU)
+    assert result.status == "finished"
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+    x, y = (np.asarray(t) for t in next(iter(data.batches("validation", 1000, shuffle=False))))
+    probabilities = result.model.predict(x, verbose=0)
+    positive = probabilities[:, 1] > 0.5
+    truth = y.reshape(-1) == 1
+    assert result.final["val_accuracy"] == pytest.approx(np.mean(positive == truth), abs=1e-6)
+    assert result.final["val_precision"] == pytest.approx(
+        np.sum(positive & truth) / max(np.sum(positive), 1), abs=1e-6)
+    assert result.final["val_recall"] == pytest.approx(np.sum(positive & truth) / np.sum(truth),
+                                                       abs=1e-6)
+    assert 0.5 < result.final["val_auc"] <= 1.0
+
+
+@pytest.mark.parametrize("units, activation, loss, words", [
+    (2, "relu", None, ["gives 2 values per sample with relu", "Set its activation to softmax"]),
+    (2, "softmax", "mean_squared_error", ["compares one value per sample",
+                                          "Choose binary cross-entropy"]),
+    (1, "softmax", None, ["softmax over one value", "Use a sigmoid activation"]),
+    (3, "softmax", None, ["must give 1 value per sample (sigmoid", "or 2 (softmax",
+                          "Set its units to 1"]),
+])
+def test_binary_outputs_that_cannot_work_get_one_consistent_fix(units, activation, loss, words):
+    problems = preflight(_classifier(units=units, activation=activation), _binary(),
+                         TrainConfig(loss=loss))
+    assert len(problems) == 1, problems
+    assert all(word in problems[0] for word in words), problems
 
 
 def test_linear_outputs_train_with_cross_entropy_on_logits():

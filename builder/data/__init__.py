@@ -395,9 +395,12 @@ def join_model(prepared: PreparedData, model, name: str = "end_to_end"):
         for key, (shape, dtype) in prepared.raw_spec.items()
     }
     raw = inputs if prepared.raw_is_dict else next(iter(inputs.values()))
-    outputs = model(prepared.preprocessing(raw))
+    # training=False is recorded in the joined graph: called without a training
+    # argument (a SavedModel endpoint, a reloaded .keras), it predicts; augmentation
+    # layers would otherwise default to augmenting.
+    outputs = model(prepared.preprocessing(raw, training=False), training=False)
     if prepared.postprocessing is not None:
-        outputs = prepared.postprocessing(outputs)
+        outputs = prepared.postprocessing(outputs, training=False)
     return keras.Model(raw, outputs, name=name)
 
 

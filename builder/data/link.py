@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from builder import catalog
-from builder.data import PreparedData
+from builder.data import OutputSpec, PreparedData
 from builder.design import Design, Edge, Node, new_node_id
 
 ACTIVATION_WORDS = {
@@ -196,6 +196,11 @@ def _output_issues(design: Design, prepared: PreparedData, out_id: str, report
         return issues
     dense = design.node(dense_id)
     dense_params = _params(dense)
+    activation = params.get("activation") if node.type == "Activation" else dense_params.get(
+        "activation")
+    if prepared.task == "binary" and dense_params.get("units") == 2 and activation == "softmax":
+        # Two classes as two softmax probabilities: as right as one sigmoid unit.
+        spec = OutputSpec(2, "softmax", spec.loss, spec.metrics, (2,))
     if dense_params.get("units") != spec.units:
         issues.append(LinkIssue(
             "output_units",
@@ -203,8 +208,6 @@ def _output_issues(design: Design, prepared: PreparedData, out_id: str, report
             f"{_expected_words(prepared)}.",
             dense_id, f"Set units to {spec.units}",
         ))
-    activation = params.get("activation") if node.type == "Activation" else dense_params.get(
-        "activation")
     if activation != spec.activation:
         issues.append(_activation_issue(out_id, activation, spec, prepared))
     if shape is not None and len(shape) != len(spec.shape) + 1:
@@ -319,3 +322,48 @@ def fix_all(design: Design, prepared: PreparedData, rounds: int = 8) -> Design:
             break
         fixed = apply_fix(fixed, prepared, todo[0])
     return fixed
+
+
+def preparation_hints(design: Design) -> dict:
+    """The choices of data preparation that the design's Input already makes.
+
+    Preparing data leaves some things open (the image size and channels, the tokens
+    per text and the vocabulary, the window of a series); a design fixes them. With
+    these as the preparation's settings, a design trains on a sample as it is,
+    without a "Fix all". Only what the design states is given:
+
+    - ``size`` and ``channels``: an Input of shape (height, width, 1 or 3);
+    - ``sequence_length`` and ``max_tokens``: an int32 Input of shape (length,) read
+      by Embedding layers (the smallest Embedding's ``input_dim`` is the vocabulary);
+    - ``window``: an Input of shape (steps, features);
+    - ``task``: ``"reconstruction"`` when the design's one output has its Input's shape.
+    """
+    from builder.validate import analyze
+
+    inputs = _inputs(design)
+    if len(inputs) != 1:
+        return {}
+    params = _params(inputs[0])
+    shape = [int(d) for d in params.get("shape") or [] if isinstance(d, int)]
+    if len(shape) != len(params.get("shape") or []):
+        return {}
+    hints: dict = {}
+    if len(shape) == 3 and shape[-1] in (1, 3):
+        hints.update(size=(shape[0], shape[1]), channels=shape[2])
+    elif len(shape) == 2:
+        hints["window"] = shape[0]
+    elif len(shape) == 1 and params.get("dtype") == "int32":
+        embeddings = [int(_params(n).get("input_dim", 0)) for n in design.nodes
+                      if n.type == "Embedding"]
+        hints["sequence_length"] = shape[0]
+        if embeddings and min(embeddings) > 2:
+            # Ids 0 (padding) and 1 (unknown word) come on top of the words kept.
+            hints["max_tokens"] = min(embeddings) - 2
+    outputs = _outputs(design)
+    if len(outputs) == 1 and len(shape) > 1:
+        report = analyze(design)
+        analysis = report.nodes.get(outputs[0])
+        if analysis is not None and analysis.output_shape is not None and \
+                list(analysis.output_shape[1:]) == shape:
+            hints["task"] = "reconstruction"
+    return hints

@@ -29,7 +29,7 @@ from builder.data.images import (
     load_image_zip,
     prepare_images,
 )
-from builder.data.link import LinkIssue, apply_fix, check_link, fix_all
+from builder.data.link import LinkIssue, apply_fix, check_link, fix_all, preparation_hints
 from builder.data.samples import get_sample, list_samples
 from builder.data.tabular import infer_task, prepare_tabular
 from builder.data.timeseries import prepare_timeseries
@@ -291,6 +291,17 @@ def _charts(source: TabularSource, kinds: dict[str, str]) -> None:
         st.caption(f"Charts for the first {MAX_CHARTS} of {source.frame.shape[1]} columns.")
 
 
+def _design_hints() -> dict:
+    """What the open design's Input already settles (image size, text length, window)."""
+    design = state.get(state.DESIGN)
+    if design is None or design.role in ("generator", "discriminator"):
+        return {}
+    try:
+        return preparation_hints(design)
+    except Exception:  # a design the analyser cannot read is the Build page's to report
+        return {}
+
+
 def _split_widgets(prefix: str) -> tuple[float, float, int]:
     left, middle, right = st.columns(3)
     validation = left.slider("Validation %", 0, 40, 15, key=_key(prefix, "val")) / 100
@@ -362,11 +373,16 @@ def _predict_form(source: TabularSource, kinds: dict[str, str]) -> None:
     text_features = [c for c in features if kinds.get(c) == "text"]
     max_tokens, length = 20_000, None
     if text_features:
+        hints = _design_hints()
         left, right = st.columns(2)
-        max_tokens = int(left.number_input("Vocabulary size (words kept)", 100, 200_000, 20_000,
-                                           step=1000, key=_key("tokens", no)))
-        chosen = int(right.number_input("Tokens per text (0 = choose for me)", 0, 4096, 0,
-                                        key=_key("seqlen", no)))
+        max_tokens = int(left.number_input(
+            "Vocabulary size (words kept)", 100, 200_000,
+            min(max(int(hints.get("max_tokens", 20_000)), 100), 200_000), step=1000,
+            key=_key("tokens", no), help="The open design's Embedding sets the default."))
+        chosen = int(right.number_input(
+            "Tokens per text (0 = choose for me)", 0, 4096,
+            min(int(hints.get("sequence_length", 0)), 4096), key=_key("seqlen", no),
+            help="The open design's Input sets the default."))
         length = chosen or None
         if len(features) == 1:
             st.caption("One text column: the model gets token-id sequences for Embedding, "
@@ -394,7 +410,10 @@ def _forecast_form(source: TabularSource, kinds: dict[str, str]) -> None:
     time_options = ["(rows are in time order)"] + list(frame.columns)
     time_column = st.selectbox("Time column to sort by", time_options, key=_key("ts_time", no))
     left, middle, right = st.columns(3)
-    window = int(left.number_input("Window (steps in)", 1, 10_000, 24, key=_key("window", no)))
+    window = int(left.number_input("Window (steps in)", 1, 10_000,
+                                   min(int(_design_hints().get("window", 24)), 10_000),
+                                   key=_key("window", no),
+                                   help="The open design's Input sets the default."))
     horizon = int(middle.number_input("Horizon (steps ahead)", 1, 1000, 1,
                                       key=_key("horizon", no)))
     stride = int(right.number_input("Stride (steps between windows)", 1, 10_000, 1,
@@ -440,15 +459,21 @@ def _image_view(source: ImageSource) -> None:
     if report:
         with st.expander(f"Skipped: {len(report)} item(s)"):
             st.dataframe(pd.DataFrame(report), hide_index=True, key=_key("skipped", no))
-    height, width = source.default_size()
+    hints = _design_hints()
+    height, width = (min(max(int(d), 4), 512) for d in hints.get("size",
+                                                                 source.default_size()))
     left, middle, right = st.columns(3)
-    height = int(left.number_input("Height", 4, 512, height, key=_key("height", no)))
-    width = int(middle.number_input("Width", 4, 512, width, key=_key("width", no)))
+    from_design = "The open design's Input sets the default."
+    height = int(left.number_input("Height", 4, 512, height, key=_key("height", no),
+                                   help=from_design))
+    width = int(middle.number_input("Width", 4, 512, width, key=_key("width", no),
+                                    help=from_design))
     channel_words = {1: "Grey (1 channel)", 3: "RGB (3 channels)"}
     channels = right.radio("Channels", [1, 3], format_func=channel_words.get, horizontal=True,
-                           index=0 if source.default_channels() == 1 else 1,
-                           key=_key("channels", no))
+                           index=0 if hints.get("channels", source.default_channels()) == 1
+                           else 1, key=_key("channels", no))
     task = st.radio("Task", ["classify", "reconstruction"], horizontal=True,
+                    index=1 if hints.get("task") == "reconstruction" else 0,
                     format_func=lambda t: "Classify the images" if t == "classify"
                     else "Reconstruct them (autoencoder)", key=_key("img_task", no))
     st.markdown("**Augmentation** (training batches only)")
@@ -557,7 +582,9 @@ def _link(prepared: PreparedData) -> None:
         return
     st.caption(f"Design **{design.name or 'Untitled design'}**: the data needs an Input of "
                f"shape {tuple(prepared.input_shape)} ({prepared.input_dtype}) and an output of "
-               f"{spec.units} unit(s) with '{spec.activation}' (loss: {spec.loss}).")
+               f"{spec.units} unit(s) with '{spec.activation}'"
+               + (" (or 2 units with 'softmax')" if prepared.task == "binary" else "")
+               + f" (loss: {spec.loss}).")
     if not issues:
         st.success("The design fits this data.", icon=":material/check_circle:")
         return

@@ -75,8 +75,11 @@ def test_multiclass_outputs(iris, units, activation, expected):
     assert fixed.node("n1").params["activation"] == "softmax"
 
 
-def test_binary_needs_one_sigmoid_unit(cancer):
-    wrong = chain(("Dense", {"units": 2, "activation": "softmax"}), input_shape=(30,))
+def test_binary_takes_one_sigmoid_unit_or_two_softmax_units(cancer):
+    for units, activation in ((1, "sigmoid"), (2, "softmax")):
+        right = chain(("Dense", {"units": units, "activation": activation}), input_shape=(30,))
+        assert check_link(right, cancer) == []
+    wrong = chain(("Dense", {"units": 3, "activation": "softmax"}), input_shape=(30,))
     issues = check_link(wrong, cancer)
     assert codes(issues) == ["output_activation", "output_units"]
     activation = next(i for i in issues if i.code == "output_activation")
