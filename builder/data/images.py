@@ -5,7 +5,9 @@ The class of an image is the first folder below the archive's common root, so
 sibling class folders) all work. Every image is opened with Pillow: corrupt
 files, non-images and hidden or system files are skipped and listed in the
 report; palette, grey, transparent, CMYK and 16-bit images are converted to the
-chosen channels (grey or RGB) and resized to the chosen size.
+chosen channels (grey or RGB) and resized to the chosen size by the very
+``Resizing`` layer the preprocessing model starts with (bilinear, as Keras resizes),
+so training, the app's predictions and the exported model see the same values.
 
 Decoded pixels are kept as uint8; the tf.data pipeline scales them to 0..1
 (``scale_pixels``), caches the result and prefetches. The preprocessing model (``Resizing`` then
@@ -273,7 +275,7 @@ def _to_mode(image: Image.Image, channels: int) -> Image.Image:
 
 
 def decode_file(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
-    """One image file as uint8 ``(height, width, channels)``.
+    """One image file as uint8 ``(height, width, channels)``, resized as the model resizes.
 
     Raises:
         OSError, ValueError, SyntaxError: the file is not a readable image.
@@ -283,25 +285,49 @@ def decode_file(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
         with Image.open(path) as image:
             image.load()
             converted = _to_mode(image, channels)
-    height, width = size
-    if converted.size != (width, height):
-        converted = converted.resize((width, height), Image.Resampling.BILINEAR)
-    array = np.asarray(converted, dtype=np.uint8)
-    return array.reshape(height, width, channels)
+    array = np.asarray(converted, dtype=np.uint8).reshape(converted.size[1],
+                                                          converted.size[0], channels)
+    return resize_pixels(array[None], size)[0]
+
+
+def _resizing_layer(size: tuple[int, int], name: str = "resize"):
+    """The one resize of the project: training data, the app's predictions, the export."""
+    import keras
+
+    return keras.layers.Resizing(int(size[0]), int(size[1]), interpolation="bilinear",
+                                 name=name)
+
+
+_RESIZERS: dict[tuple[int, int], object] = {}
+
+
+def resize_pixels(pixels: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 images ``(n, h, w, c)`` at ``size``, computed by the exported model's own layer.
+
+    The preprocessing model starts with the same ``Resizing`` layer, so an image
+    given to the exported model at its original size meets the values training saw,
+    up to the rounding of the stored uint8 pixels (at most 0.5 / 255 after scaling).
+    """
+    height, width = int(size[0]), int(size[1])
+    if pixels.shape[1:3] == (height, width):
+        return pixels
+    key = (height, width)
+    if key not in _RESIZERS:
+        _RESIZERS[key] = _resizing_layer(key)
+    resized = np.asarray(_RESIZERS[key](pixels.astype(np.float32)))
+    return np.clip(np.rint(resized), 0, 255).astype(np.uint8)
 
 
 def _resize_pixels(pixels: np.ndarray, size: tuple[int, int], channels: int) -> np.ndarray:
     height, width = size
-    if pixels.shape[1:3] == (height, width) and pixels.shape[3] == channels:
-        return pixels
-    out = np.empty((len(pixels), height, width, channels), np.uint8)
-    for i, image in enumerate(pixels):
-        picture = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
-        picture = picture.convert("L" if channels == 1 else "RGB")
-        if picture.size != (width, height):
-            picture = picture.resize((width, height), Image.Resampling.BILINEAR)
-        out[i] = np.asarray(picture, np.uint8).reshape(height, width, channels)
-    return out
+    if pixels.shape[3] != channels:
+        converted = np.empty((len(pixels), *pixels.shape[1:3], channels), np.uint8)
+        for i, image in enumerate(pixels):
+            picture = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
+            picture = picture.convert("L" if channels == 1 else "RGB")
+            converted[i] = np.asarray(picture, np.uint8).reshape(converted.shape[1:])
+        pixels = converted
+    return resize_pixels(pixels, (height, width))
 
 
 def decode(source: ImageSource, size: tuple[int, int], channels: int
@@ -410,7 +436,7 @@ def _preprocessing(size: tuple[int, int], channels: int):
     import keras
 
     inputs = keras.Input(shape=(None, None, channels), dtype="uint8", name="image")
-    resized = keras.layers.Resizing(size[0], size[1], name="resize")(inputs)
+    resized = _resizing_layer(size)(inputs)
     scaled = keras.layers.Rescaling(1.0 / 255.0, name="scale")(resized)
     return keras.Model(inputs, scaled, name="preprocessing")
 

@@ -219,3 +219,40 @@ def test_gallery_shows_each_class(uploads):
     pictures = gallery(source, per_class=3)
     assert list(pictures) == ["cats", "dogs"]
     assert all(len(v) == 3 and v[0].shape[2] == 3 for v in pictures.values())
+
+
+def _smooth_png(width: int, height: int, seed: int) -> bytes:
+    """A photo-like image (smooth gradients plus noise), so resizing has work to do."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    base = 127 + 100 * np.sin(xx / (3 + seed)) * np.cos(yy / 5)
+    pixels = np.clip(base + rng.normal(0, 20, size=(height, width)), 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels, "L").save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_training_pixels_equal_what_the_exported_model_makes_of_the_original_file(uploads):
+    """One resize path: oversized and odd-sized files, training values vs the export's."""
+    sizes = [(64, 64), (37, 23), (9, 31), (200, 120)]
+    entries = {f"{'ab'[i % 2]}/{i}.png": _smooth_png(*sizes[i % 4], seed=i) for i in range(12)}
+    source = _load(zip_bytes(entries), uploads)
+    prepared = prepare_images(source, size=(16, 16), channels=1, validation=0.25, test=0.25)
+    originals = {}
+    for path, _label in source.files:
+        with Image.open(path) as image:
+            originals[path.name] = np.asarray(image.convert("L"), np.uint8)[None, :, :, None]
+    train_x = prepared.arrays("train")[0]
+    seen = 0
+    for stored in train_x:
+        # The stored image came from one original; find it by what the model makes of it.
+        made = {name: np.asarray(prepared.preprocessing(original))[0]
+                for name, original in originals.items()}
+        best = min(made.values(), key=lambda m: float(np.abs(m - stored).max()))
+        # Equal up to the rounding of the stored uint8 pixels (0.5 / 255 on the 0-1 scale).
+        assert float(np.abs(best - stored).max()) <= 0.5 / 255 + 1e-6
+        seen += 1
+    assert seen == len(train_x) > 0
+    # An image already at the model's size passes the preprocessing unchanged.
+    raw = prepared.raw("train")
+    np.testing.assert_allclose(np.asarray(prepared.preprocessing(raw)), train_x, atol=1e-6)
