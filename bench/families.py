@@ -98,6 +98,27 @@ def prepare_image_sample(sample_id: str, **options) -> PreparedData:
     return prepare_images(source, **settings)
 
 
+def prepare_for_design(sample_id: str, design: Design, **options) -> PreparedData:
+    """A sample prepared with the Data page's defaults for an open design.
+
+    The Data page's image size and channels, text length and vocabulary, window and
+    task default to what the design's Input settles (``link.preparation_hints``).
+    """
+    from builder.data.link import preparation_hints
+    from builder.data.samples import get_sample
+
+    hints = preparation_hints(design)
+    kind = get_sample(sample_id).kind
+    if kind == "images":
+        settings = {k: hints[k] for k in ("size", "channels", "task") if k in hints}
+        return prepare_image_sample(sample_id, **settings, **options)
+    if kind == "timeseries":
+        return prepare_series(sample_id, **({"window": hints["window"]} if "window" in hints
+                                            else {}), **options)
+    text = {k: hints[k] for k in ("sequence_length", "max_tokens") if k in hints}
+    return prepare_table(sample_id, **text, **options)
+
+
 # -- templates --------------------------------------------------------------------------------
 
 

@@ -13,12 +13,12 @@ import pytest
 from bench import families as F
 from builder import strategy
 from builder.cli import main
-from builder.data.link import check_link, preparation_hints
+from builder.data.link import check_link
 from builder.data.samples import get_sample
 from builder.design import TEMPLATES_DIR, list_templates
 from builder.jobs import JobManager
 from builder.run_store import RunStore
-from builder.train import TrainConfig, preflight
+from builder.train import preflight
 
 TEMPLATES = list_templates()
 CPU = strategy.DevicePlan("cpu", ("/device:CPU:0",), "CPU", "CPU", False)
@@ -45,26 +45,13 @@ def test_the_command_line_trains_the_template_on_its_sample(template, tmp_path, 
     assert "after 1 epoch(s)" in output.out or "Final: d_loss" in output.out
 
 
-def _prepared_as_the_data_page_does(template, design):
-    """The sample prepared with the Data page's defaults for this open design."""
-    hints = preparation_hints(design)
-    kind = get_sample(template.sample).kind
-    if kind == "images":
-        return F.prepare_image_sample(template.sample, size=hints["size"],
-                                      channels=hints["channels"], task=hints.get("task"))
-    if kind == "timeseries":
-        return F.prepare_series(template.sample, window=hints["window"])
-    text = {k: hints[k] for k in ("sequence_length", "max_tokens") if k in hints}
-    return F.prepare_table(template.sample, **text)
-
-
 MODEL_TEMPLATES = [t for t in TEMPLATES if t.design("model") is not None]
 
 
 @pytest.mark.parametrize("template", MODEL_TEMPLATES, ids=[t.slug for t in MODEL_TEMPLATES])
 def test_the_app_trains_the_template_on_its_sample(template, tmp_path):
     design = template.design("model")
-    data = _prepared_as_the_data_page_does(template, design)
+    data = F.prepare_for_design(template.sample, design)
     assert check_link(design, data) == []  # the Data page says it fits: no fixes offered
     config = F.suggested_config(design, epochs=1, batch_size=64)
     assert preflight(design, data, config) == []  # the Train page starts it
