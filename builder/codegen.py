@@ -222,8 +222,30 @@ def infer_task(design: Design, report=None) -> dict:
 # -- the script ---------------------------------------------------------------------
 
 
+def _standardised_columns(data_info: dict | None) -> tuple[list[str], list, list]:
+    """The app's numeric columns in input order, with their training means and deviations.
+
+    Only for a table whose every input is a plain numeric column (then the script can
+    prepare rows exactly as the app did); empty lists otherwise.
+    """
+    info = (data_info or {}).get("info") or {}
+    layout = info.get("layout") or []
+    means, variances = info.get("numeric_means"), info.get("numeric_variances")
+    if (not layout or any(part.get("kind") != "numeric" or part.get("width") != 1
+                          for part in layout)
+            or not isinstance(means, list) or not isinstance(variances, list)
+            or len(means) != len(layout) or len(variances) != len(layout)):
+        return [], [], []
+    import math
+
+    # keras.layers.Normalization divides by max(sqrt(variance), epsilon).
+    deviations = [max(math.sqrt(max(float(v), 0.0)), 1e-7) for v in variances]
+    return [str(part["column"]) for part in layout], [float(m) for m in means], deviations
+
+
 def generate_script(design: Design, *, config: dict | None = None,
-                    class_names: list[str] | None = None) -> str:
+                    class_names: list[str] | None = None,
+                    data_info: dict | None = None) -> str:
     """A standalone Keras script that builds (and can train) the model of ``design``.
 
     Args:
@@ -231,6 +253,9 @@ def generate_script(design: Design, *, config: dict | None = None,
         config: the training settings to write in (``epochs``, ``batch_size``,
             ``learning_rate``, ``optimizer``, ``loss``); missing ones get defaults.
         class_names: names of the classes, written into the script for reference.
+        data_info: the run's data description (``PreparedData.describe``); for a table
+            of numeric columns the script then standardises rows with the app's own
+            statistics, in the app's column order.
 
     Raises:
         DesignError: the design has problems (they are on ``.report``).
@@ -294,9 +319,16 @@ def generate_script(design: Design, *, config: dict | None = None,
     imports = "import argparse\n\nimport keras\nimport numpy as np\nfrom keras import layers"
     parts = [_header(design, kind) + "\n\n" + imports]
     parts.extend(_custom_class_sources(design))
+    features, means, deviations = _standardised_columns(data_info) if kind == "csv" else (
+        [], [], [])
     parts.append(
         f"CONFIG = {json.dumps(settings, indent=4)}\n"
         f"CLASS_NAMES = {json.dumps(list(class_names or []))}\n"
+        "# The columns the model reads, in order, with the training data's means and standard\n"
+        "# deviations (empty: every numeric column, standardised by the CSV's own statistics).\n"
+        f"FEATURES = {_wrapped(features)}\n"
+        f"FEATURE_MEANS = {_wrapped(means)}\n"
+        f"FEATURE_STDS = {_wrapped(deviations)}\n"
         f"VOCAB_SIZE = {vocab}  # token ids of the synthetic data run from 0 to this minus 1\n"
         f"# What each output is: {json.dumps([[o['id'], o['task']] for o in task['outputs']])}\n"
         f"TASKS = {json.dumps([o['task'] for o in task['outputs']])}\n"
@@ -308,6 +340,13 @@ def generate_script(design: Design, *, config: dict | None = None,
     text = "\n\n\n".join(p.strip("\n") for p in parts) + "\n"
     # isort style: one blank line between the imports and the first statement.
     return text.replace("layers\n\n\nCONFIG", "layers\n\nCONFIG")
+
+
+def _wrapped(values: list) -> str:
+    """A list as Python source (``repr`` of each item), wrapped to the line limit."""
+    import pprint
+
+    return pprint.pformat(values, width=LINE_LIMIT - 16, compact=True)
 
 
 def _data_kind(task: dict) -> str:
@@ -389,8 +428,16 @@ def load_data(args, model):
         raise SystemExit("Name the column to predict with --target.")
     frame = pd.read_csv(args.csv)
     target = frame.pop(args.target)
-    features = frame.select_dtypes("number").astype("float32")
-    features = (features - features.mean()) / features.std(ddof=0).replace(0, 1)
+    if FEATURES:
+        missing = [name for name in FEATURES if name not in frame.columns]
+        if missing:
+            raise SystemExit(f"The CSV has no column {missing[0]!r}; the model reads: "
+                             + ", ".join(FEATURES))
+        features = frame[FEATURES].astype("float32")
+        features = (features - np.float32(FEATURE_MEANS)) / np.float32(FEATURE_STDS)
+    else:
+        features = frame.select_dtypes("number").astype("float32")
+        features = (features - features.mean()) / features.std(ddof=0).replace(0, 1)
     width = model.inputs[0].shape[-1]
     if features.shape[1] != width:
         raise SystemExit(f"The model takes {width} numeric columns; the CSV has "
@@ -406,17 +453,21 @@ def load_data(args, model):
     "images": _SYNTHETIC + '''
 
 def load_data(args, model):
-    """Images from one sub-folder per class, resized to the model's input size."""
+    """Images from one sub-folder per class, resized (bilinear) and scaled to 0..1.
+
+    The same resize and scale as Neural Canvas's preprocessing, so the model sees the
+    values it would see there.
+    """
     if not args.images:
         return synthetic_data(model)
     height, width, channels = model.inputs[0].shape[1:]
     dataset = keras.utils.image_dataset_from_directory(
-        args.images, image_size=(height, width), batch_size=None,
+        args.images, image_size=(height, width), batch_size=None, interpolation="bilinear",
         color_mode="grayscale" if channels == 1 else "rgb",
     )
     print("classes:", dataset.class_names)
     xs, ys = zip(*dataset.as_numpy_iterator())
-    return np.stack(xs).astype("float32"), np.array(ys)
+    return np.stack(xs).astype("float32") / 255.0, np.array(ys)
 ''',
 }
 

@@ -11,6 +11,8 @@ Inside the zip (all at its root):
 - ``README.md``: the input signature, what the output means, and how to predict.
 - ``class_names.txt`` for classification; ``model.tflite`` and ``model.onnx`` when
   they convert (the README says why when they do not).
+- ``example_input.json`` (or ``examples/*.png`` for images): a few raw validation
+  inputs, which the README's snippet feeds to the SavedModel.
 
 A GAN run exports its generator: the SavedModel's ``serve`` maps noise to images,
 ``model.keras`` is the generator, and ``discriminator.keras`` with
@@ -65,6 +67,7 @@ def export_bundle(
     formats: tuple[str, ...] = (),
     discriminator=None,
     discriminator_design: Design | None = None,
+    examples=None,
 ) -> ExportResult:
     """Write the export zip of a trained model.
 
@@ -83,6 +86,9 @@ def export_bundle(
         formats: optional extra formats: ``"tflite"``, ``"onnx"``.
         discriminator / discriminator_design: a GAN's discriminator (then ``model``
             and ``design`` are its generator, and the SavedModel maps noise to images).
+        examples: a few raw inputs in the form ``serving_model`` takes (a dict of
+            column arrays, or one array), written into the bundle for the README's
+            snippet (:func:`load_examples` reads a run's stored ones).
 
     Returns:
         The zip's path, its file list and a message per format that did not convert.
@@ -123,7 +129,8 @@ def export_bundle(
         if not gan:
             try:
                 script = codegen.generate_script(design, config=config,
-                                                 class_names=class_names)
+                                                 class_names=class_names,
+                                                 data_info=data_info)
             except ValueError as exc:
                 messages.append(f"No model.py: the design could not be turned into code "
                                 f"({exc}).")
@@ -140,8 +147,10 @@ def export_bundle(
             readme = gan_readme_text(design, signature, extra, discriminator is not None,
                                      discriminator_design is not None)
         else:
+            example = write_examples(examples, folder, signature) if examples is not None \
+                else None
             readme = readme_text(design, signature, class_names, codegen.infer_task(design),
-                                 extra, data_info or {})
+                                 extra, data_info or {}, example)
         (folder / "README.md").write_text(readme, encoding="utf-8")
         files = _zip_folder(folder, destination)
     return ExportResult(path=destination, files=files, messages=messages)
@@ -338,6 +347,69 @@ def write_onnx(model, path: Path) -> str:
     return ""
 
 
+EXAMPLES_FILE = "example_inputs.npz"
+EXAMPLE_ROWS = 5
+
+
+def save_examples(raw, path: str | os.PathLike) -> None:
+    """Keep a few raw inputs (a dict of arrays, or one array) as an .npz (no pickles)."""
+    import numpy as np
+
+    def plain(values):
+        array = np.asarray(values)
+        return array.astype(str) if array.dtype.kind == "O" else array
+
+    if isinstance(raw, dict):
+        np.savez(path, **{f"column:{k}": plain(v) for k, v in raw.items()})
+    else:
+        np.savez(path, array=plain(raw))
+
+
+def load_examples(path: str | os.PathLike):
+    """What :func:`save_examples` kept: a dict of arrays, or one array."""
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as stored:
+        if "array" in stored.files:
+            return stored["array"]
+        return {name.split(":", 1)[1]: stored[name] for name in stored.files}
+
+
+def write_examples(examples, folder: Path, signature: dict) -> dict:
+    """Write the example inputs into the bundle; returns how the README reads them.
+
+    Images (one uint8 input of rank 4) become PNG files in ``examples/``; anything
+    else becomes ``example_input.json``: input name -> ``{"dtype", "values"}``.
+    """
+    import numpy as np
+    from PIL import Image
+
+    specs = signature["inputs"]
+    if not isinstance(examples, dict) and len(specs) == 1 and len(specs[0]["shape"]) == 4 \
+            and specs[0]["dtype"] == "uint8":
+        pictures = np.asarray(examples, dtype=np.uint8)[:EXAMPLE_ROWS]
+        (folder / "examples").mkdir()
+        names = []
+        for i, picture in enumerate(pictures):
+            name = f"examples/example_{i}.png"
+            Image.fromarray(picture[:, :, 0] if picture.shape[-1] == 1 else picture).save(
+                folder / name)
+            names.append(name)
+        return {"kind": "images", "files": names, "channels": int(pictures.shape[-1])}
+    columns = examples if isinstance(examples, dict) else {specs[0]["name"]: examples}
+    dtypes = {spec["name"]: spec["dtype"] for spec in specs}
+    payload = {}
+    for name, values in columns.items():
+        array = np.asarray(values)[:EXAMPLE_ROWS]
+        if array.dtype.kind in "OUS":
+            array = array.astype(str)
+        payload[str(name)] = {"dtype": dtypes.get(name, str(array.dtype)),
+                              "values": array.tolist()}
+    (folder / "example_input.json").write_text(json.dumps(payload, indent=1),
+                                               encoding="utf-8")
+    return {"kind": "json", "dict": bool(signature["dict_inputs"]), "rows": len(array)}
+
+
 def history_csv(history: list[dict] | dict | None) -> str:
     """Per-epoch rows as CSV text, with an ``epoch`` column first."""
     rows: list[dict] = []
@@ -358,9 +430,16 @@ def history_csv(history: list[dict] | dict | None) -> str:
     return out.getvalue()
 
 
-def _example(signature: dict) -> str:
+def _example(signature: dict, data_info: dict | None = None) -> str:
+    """A literal input of the right shapes (zeros), for bundles without example inputs."""
+    trained = list((data_info or {}).get("input_shape") or [])
+
     def tensor(spec: dict) -> str:
-        shape = [1 if d is None else d for d in spec["shape"]]
+        sizes = spec["shape"][1:]
+        free = [d is None for d in sizes]
+        if any(free) and len(trained) == len(sizes):
+            sizes = [t if f else d for d, t, f in zip(sizes, trained, free)]
+        shape = [1] + [1 if d is None else d for d in sizes]
         if "string" in spec["dtype"]:
             return f'tf.fill({shape}, "")'
         return f"tf.zeros({shape}, tf.{spec['dtype']})"
@@ -372,27 +451,61 @@ def _example(signature: dict) -> str:
         "[" + ", ".join(tensor(s) for s in inputs) + "]"
 
 
+def _snippet(signature: dict, example: dict | None, data_info: dict) -> list[str]:
+    """The README's Python lines that predict; they leave the answer in ``predictions``."""
+    lines = ["import tensorflow as tf", "", 'model = tf.saved_model.load("saved_model")']
+    if example is None:
+        lines.append(f"predictions = model.serve({_example(signature, data_info)})")
+    elif example["kind"] == "images":
+        lines = ["import glob", "", *lines,
+                 'paths = sorted(glob.glob("examples/*.png"))',
+                 "images = [tf.io.decode_png(tf.io.read_file(path), "
+                 f"channels={example['channels']}) for path in paths]",
+                  "# Each image goes in as it is (any size; the model resizes it).",
+                  "predictions = tf.concat([model.serve(image[tf.newaxis]) for image in images],"
+                  " axis=0)"]
+    else:
+        lines += ["import json", "",
+                  'example = json.load(open("example_input.json"))',
+                  "inputs = {name: tf.constant(column[\"values\"], dtype=column[\"dtype\"])",
+                  "          for name, column in example.items()}"]
+        if not example["dict"]:
+            lines.append("inputs = next(iter(inputs.values()))")
+        lines.append("predictions = model.serve(inputs)")
+    lines.append("print(predictions.numpy())")
+    return lines
+
+
+def _shape_words(shape: list) -> str:
+    """``(batch, any, any, 1)``: the batch first, then each size (any when free)."""
+    words = ["batch"] + ["any" if d is None else str(d) for d in shape[1:]]
+    return "(" + ", ".join(words) + ")"
+
+
 def readme_text(design: Design, signature: dict, class_names: list[str], task: dict,
-                extra: dict, data_info: dict) -> str:
+                extra: dict, data_info: dict, example: dict | None = None) -> str:
     """The bundle's README: inputs, outputs, a snippet that predicts, the files."""
     name = design.name or "model"
+    where = ("the example inputs in this folder (rows of the validation data)"
+             if example is not None else "inputs of the right shape")
     lines = [f"# {name}: exported from Neural Canvas", "",
-             "## Predict with the SavedModel (needs only TensorFlow)", "", "```python",
-             "import tensorflow as tf",
-             'model = tf.saved_model.load("saved_model")',
-             f"print(model.serve({_example(signature)}))",
+             "## Predict with the SavedModel (needs only TensorFlow)", "",
+             f"Run this in the unzipped folder; it predicts {where}.", "", "```python",
+             *_snippet(signature, example, data_info),
              "```", "", "## Input signature", "",
              "The SavedModel takes raw inputs: the preprocessing the app applied to the data "
              "is inside the model.", "", "| input | shape | dtype |", "|---|---|---|"]
     for spec in signature["inputs"]:
-        shape = "(" + ", ".join("batch" if d is None else str(d) for d in spec["shape"]) + ")"
-        lines.append(f"| {spec['name']} | {shape} | {spec['dtype']} |")
+        lines.append(f"| {spec['name']} | {_shape_words(spec['shape'])} | {spec['dtype']} |")
+    if any(None in spec["shape"][1:] for spec in signature["inputs"]):
+        lines += ["", "A size given as *any* may be anything: images of any height and width "
+                  "are resized inside the model."]
     if signature["dict_inputs"]:
         lines += ["", "Pass a dict with one entry per column, each of shape (rows, 1)."]
     lines += ["", "## Output", ""]
     outputs = task.get("outputs", [])
     for out, shape in zip(outputs, signature["outputs"]):
-        lines.append(f"- shape {tuple(shape)}: {_meaning(out, class_names, data_info)}")
+        lines.append(f"- shape {_shape_words(shape)}: {_meaning(out, class_names, data_info)}")
     if class_names:
         lines += ["", "Class names, in output order: " + ", ".join(class_names) + ". "
                   "They are in class_names.txt and in the SavedModel: "
@@ -406,6 +519,10 @@ def readme_text(design: Design, signature: dict, class_names: list[str], task: d
               "- `design.json`: the design; open it in Neural Canvas.",
               "- `history.csv`: loss and metrics per epoch.",
               "- `config.json`: the training settings and the data description."]
+    if example is not None:
+        lines.append("- `examples/`: example images from the validation data."
+                     if example["kind"] == "images" else
+                     "- `example_input.json`: example rows of the validation data, raw.")
     for fmt, file_name in (("tflite", "model.tflite"), ("onnx", "model.onnx")):
         if fmt in extra:
             message = extra[fmt]
@@ -532,11 +649,15 @@ def run_export(run_id: str, output: str | os.PathLike, *, formats: tuple[str, ..
             serving_path = record.artifacts.get("serving_model")
             serving = (keras.saving.load_model(serving_path, compile=False, safe_mode=True)
                        if serving_path and Path(serving_path).is_file() else None)
+            examples_path = record.artifacts.get("examples")
+            examples = (load_examples(examples_path)
+                        if examples_path and Path(examples_path).is_file() else None)
             design = Design.from_dict(record.design)
             result = export_bundle(output, design=design, model=model, serving_model=serving,
                                    history=history, config=record.config,
                                    class_names=record.data.get("class_names"),
-                                   data_info=record.data, formats=tuple(formats))
+                                   data_info=record.data, formats=tuple(formats),
+                                   examples=examples)
     except (ExportError, ValueError, OSError) as exc:
         return f"Export failed: {exc}", 2
     lines = [f"Wrote {result.path} ({len(result.files)} files)."] + result.messages

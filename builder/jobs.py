@@ -459,6 +459,9 @@ class JobManager:
                     serving.save(serving_path)
                     artifacts["serving_model"] = str(serving_path)
                     job.serving_model = serving
+                    examples = save_example_inputs(job.data, job.run_dir)
+                    if examples is not None:
+                        artifacts["examples"] = str(examples)
         except OSError as exc:
             message = (message + " " if message else "") + (
                 f"The model file could not be written ({exc.strerror}); free some disk space "
@@ -512,6 +515,20 @@ def serving_model(data, model):
     if not callable(end_to_end) or getattr(data, "preprocessing", None) is None:
         return None
     return end_to_end(model)
+
+
+def save_example_inputs(data, run_dir: Path) -> Path | None:
+    """Keep a few raw validation inputs in the run folder, for the export's README."""
+    from builder.export import EXAMPLE_ROWS, EXAMPLES_FILE, save_examples
+
+    raw = getattr(data, "raw", None)
+    sizes = getattr(data, "sizes", {}) or {}
+    split = next((s for s in ("validation", "test", "train") if sizes.get(s)), None)
+    if not callable(raw) or split is None:
+        return None
+    path = Path(run_dir) / EXAMPLES_FILE
+    save_examples(raw(split, EXAMPLE_ROWS), path)
+    return path
 
 
 def _data_name(record: RunRecord) -> str:
