@@ -130,7 +130,6 @@ def _free_port() -> int:
 
 def test_the_cluster_command_trains_with_two_workers_on_this_machine(folder):
     """The README's TF_CONFIG example with host1/host2 as two local ports."""
-    import pandas as pd
 
     from builder.data.samples import load_sample
 
