@@ -16,7 +16,8 @@ Session-state keys this page reads (set by the Train page):
 - ``nc_export_history``: per-epoch rows; ``nc_export_config``: the training settings;
 - ``nc_export_class_names``: class labels in output order.
 
-Keys this page writes: ``nc_export_zip`` (the last bundle, bytes and file name)
+Keys this page writes: ``nc_export_zip`` (the last bundle: bytes, file name and the
+choice it was built from, so it is offered only while that model is chosen)
 and ``nc_import_design`` (the design of an imported .keras file, for the Build page).
 """
 
@@ -89,14 +90,17 @@ def _export_section() -> None:
             except (export.ExportError, ValueError, OSError) as exc:
                 st.error(f"The bundle could not be made: {exc}")
                 return
-        st.session_state[ZIP] = {"data": data, "name": _file_name(label),
-                                 "files": result.files, "messages": result.messages}
+        st.session_state[ZIP] = {"data": data, "name": _file_name(label), "choice": choice,
+                                 "label": label, "files": result.files,
+                                 "messages": result.messages}
     bundle = st.session_state.get(ZIP)
-    if bundle:
+    # A bundle belongs to the model it was built from: another choice shows none.
+    if bundle and bundle.get("choice") == choice:
         for message in bundle["messages"]:
             st.warning(message)
-        st.download_button("Download the zip", bundle["data"], file_name=bundle["name"],
-                           mime="application/zip", key="nc_export_download")
+        st.download_button(f"Download the zip of {bundle['label']}", bundle["data"],
+                           file_name=bundle["name"], mime="application/zip",
+                           key="nc_export_download")
         with st.expander(f"{len(bundle['files'])} files in the zip"):
             st.code("\n".join(bundle["files"]), language=None)
 

@@ -93,3 +93,28 @@ def test_a_session_generator_exports_without_a_training_script(tmp_path, monkeyp
     archive = zipfile.ZipFile(io.BytesIO(at.session_state[export_page.ZIP]["data"]))
     assert "model.py" not in archive.namelist()
     assert "noise = tf.random.normal([16, 8])" in archive.read("README.md").decode()
+
+
+def test_a_built_zip_is_offered_only_with_the_model_it_was_built_from(tmp_path, monkeypatch):
+    """Choosing another model hides the zip; the button names the model it holds."""
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "ws"))
+    other = SimpleNamespace(name="regressor", status="finished", id="run-2",
+                            artifacts={"model": "x"})
+    monkeypatch.setattr(export_page, "_runs_with_models", lambda: [other])
+    design = chain(("Dense", {"units": 2, "activation": "softmax"}), input_shape=(4,))
+    design.name = "tiny"
+    at = AppTest.from_string(SCRIPT, default_timeout=120)
+    at.session_state[export_page.MODEL] = build_model(design)
+    at.session_state[export_page.DESIGN] = design
+    at.run()
+    at.button(key="nc_export_build").click().run()
+    assert not at.exception
+    buttons = at.get("download_button")
+    assert len(buttons) == 1 and "Download the zip of tiny" in buttons[0].proto.label
+    at.selectbox(key="nc_export_choice").set_value("regressor · finished · run-2").run()
+    assert not at.exception
+    assert at.get("download_button") == []
+    at.selectbox(key="nc_export_choice").set_value(export_page.SESSION_CHOICE).run()
+    assert len(at.get("download_button")) == 1
