@@ -444,6 +444,8 @@ def _train(args) -> int:
         print(f"Device: {device_plan.label}. {config.gd_variant} gradient descent, batch "
               f"{batch}; {train_module.OPTIMIZERS[config.optimizer]}, learning rate "
               f"{config.learning_rate:g}; loss {config.loss}.")
+        if train_module.standardised_regression(data):
+            print(train_module.UNITS_NOTE)
 
     on_epoch = _epoch_reporter(args, config.epochs, store, run_id)
 
@@ -499,7 +501,9 @@ def _train(args) -> int:
           f"{result.seconds:.1f} s." + (f" {result.message}" if result.message else ""))
     scores = {k: v for k, v in result.final.items() if k.startswith(("test_", "val_"))}
     if scores:
-        print("Final: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(scores.items())))
+        standardised = train_module.standardised_regression(data)
+        print("Final: " + ", ".join(f"{train_module.score_words(k, standardised)} {v:.4f}"
+                                    for k, v in sorted(scores.items())))
     if chief:
         print("Saved: " + ", ".join(files.values()))
     if result.status == "diverged":

@@ -1099,6 +1099,34 @@ def regression_target_scale(data) -> list[float] | None:
     return [float(v) for v in values] if values.size and np.all(np.isfinite(values)) else None
 
 
+def standardised_regression(data) -> bool:
+    """Whether a regression run trains on standardised targets.
+
+    Its loss is then in standard deviations of the target, while its error metrics
+    (mae, mse, rmse) are in the target's own units. ``data`` is the prepared data or
+    the run's data description (:func:`describe_data`).
+    """
+    if isinstance(data, dict):
+        return data.get("task") == "regression" and bool((data.get("info") or {})
+                                                         .get("target_std"))
+    return regression_target_scale(data) is not None
+
+
+UNITS_NOTE = ("The loss is on the standardised target (in its standard deviations); mae, "
+              "mse and rmse are in the target's own units.")
+
+
+def score_words(key: str, standardised: bool) -> str:
+    """A score's name for people, with its unit where units differ: "test loss (...)"."""
+    words = key.replace("_", " ")
+    name = key.split("_", 1)[1] if key.startswith(("val_", "test_")) else key
+    if standardised and name == "loss":
+        return f"{words} (standardised target)"
+    if standardised and name in ("mae", "mse", "rmse"):
+        return f"{words} (target units)"
+    return words
+
+
 def _make_optimizer(config: TrainConfig, steps_per_epoch: int):
     import keras
 
@@ -1239,6 +1267,7 @@ def _make_callback_class():
             self._epoch_start = 0.0
             self._epoch = 0
             self._validation_cut = False
+            self.validation_cut_epoch = 0
 
         def _stop_requested(self) -> bool:
             return self.stop_event is not None and self.stop_event.is_set()
@@ -1288,6 +1317,8 @@ def _make_callback_class():
             if not complete or self._validation_cut:
                 # Validation was cut short: its numbers describe a few batches only.
                 row = {k: v for k, v in row.items() if not k.startswith("val_")}
+                if complete:
+                    self.validation_cut_epoch = epoch + 1
             if not complete:
                 row["partial"] = True
             if self.diverged is not None:
@@ -1469,7 +1500,7 @@ def train(design: Design, data, config: TrainConfig, *,
                    f"so training stopped ({kept}). {NAN_ADVICE}")
     elif live.stopped:
         status = "stopped"
-        message = f"Stopped after {epochs_done} full epoch(s); what was learned is kept."
+        message = stop_message(epochs_done, live.validation_cut_epoch)
         if writer is not None and folder is not None:
             # Keep the partial epoch's learning for a Continue after a restart too.
             writer = _CheckpointWriter(folder)
@@ -1498,6 +1529,15 @@ def train(design: Design, data, config: TrainConfig, *,
         checkpoint=folder if folder is not None and read_checkpoint_info(folder) else None,
         seconds=seconds, samples_per_second=samples / seconds if seconds > 0 else 0.0,
     )
+
+
+def stop_message(epochs_done: int, validation_cut_epoch: int = 0) -> str:
+    """What a stop kept, counted as the epoch table counts (full epochs only)."""
+    message = f"Stopped after {epochs_done} full epoch(s); what was learned is kept."
+    if validation_cut_epoch and validation_cut_epoch == epochs_done:
+        message += (f" The stop came while epoch {epochs_done} was being validated, so that "
+                    "epoch has no validation scores.")
+    return message
 
 
 def _final_scores(model, data, rows: list[dict], batch_size: int, adapter, with_test: bool):

@@ -54,7 +54,7 @@ def test_train_writes_the_model_history_and_run_record(files, capsys):
     output = capsys.readouterr()
     assert code == 0, output.err
     assert "epoch 1/3" in output.out and "epoch 3/3" in output.out
-    assert "Finished after 3 epoch(s)" in output.out and "test_accuracy" in output.out
+    assert "Finished after 3 epoch(s)" in output.out and "test accuracy" in output.out
     out = files["out"]
     for name in ("model.keras", "serving_model.keras", "history.json", "run.json",
                  "checkpoint.npz", "learning_cycle.json"):
@@ -290,3 +290,15 @@ def test_the_training_guard_records_a_failure_and_says_it(error, code):
         raise error
     assert caught.value.code == code and str(caught.value) == str(error)
     assert store.finished == [("r2", "failed", str(error))]
+
+
+def test_a_regression_run_says_which_scores_are_in_target_units(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "home"))
+    code = main(["--workspace", str(tmp_path / "ws"), "train",
+                 str(ROOT / "templates" / "mlp_regressor.json"), "--data", "diabetes",
+                 "--epochs", "1", "--out", str(tmp_path / "run")])
+    output = capsys.readouterr()
+    assert code == 0, output.err
+    assert "The loss is on the standardised target" in output.out
+    final = next(line for line in output.out.splitlines() if line.startswith("Final: "))
+    assert "test loss (standardised target)" in final and "test mae (target units)" in final

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from builder import strategy
-from builder.compile import DesignError
+from builder.compile import DesignError, build_model
 from builder.train import (
     InMemoryData,
     LiveProgress,
@@ -483,3 +483,34 @@ def test_each_epoch_is_reported_before_its_checkpoint_is_written(tmp_path, monke
           on_epoch=lambda row: events.append(("reported", row["epoch"])))
     assert events[:4] == [("reported", 1), ("checkpoint", 1), ("reported", 2),
                           ("checkpoint", 2)]
+
+
+def test_a_stop_during_validation_keeps_the_epoch_and_says_why_it_has_no_validation():
+    import threading
+
+    from builder.train import _make_callback_class, stop_message
+
+    stop = threading.Event()
+    live = _make_callback_class()(None, stop, steps_per_epoch=3, writer=None, on_epoch=None)
+    live.set_model(build_model(_classifier()))
+    live.on_epoch_begin(0)
+    for step in range(3):
+        live.on_train_batch_end(step, {"loss": 0.5})
+    stop.set()
+    live.on_test_batch_end(0)  # the stop arrives while validating
+    live.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.9})
+    (row,) = live.rows
+    assert "partial" not in row and "val_loss" not in row  # a full epoch, no validation
+    message = stop_message(1, live.validation_cut_epoch)
+    assert "Stopped after 1 full epoch(s)" in message
+    assert "epoch 1 was being validated" in message
+    assert "being validated" not in stop_message(3, 0)
+
+
+def test_scores_of_a_standardised_regression_say_their_units():
+    from builder.train import score_words
+
+    assert score_words("test_loss", True) == "test loss (standardised target)"
+    assert score_words("val_mae", True) == "val mae (target units)"
+    assert score_words("val_accuracy", True) == "val accuracy"
+    assert score_words("test_loss", False) == "test loss"

@@ -396,14 +396,18 @@ def _curve_names(config) -> list[str]:
     return ["loss", *[m for m in metrics if m != "loss"]][:3]
 
 
-def _curves(batch_x, batch_series: dict, rows: list[dict], names: list[str]) -> go.Figure:
+def _curves(batch_x, batch_series: dict, rows: list[dict], names: list[str],
+            standardised: bool = False) -> go.Figure:
     """Loss and metric panels: per-batch smoothed lines, per-epoch points.
 
     Values go to Plotly as NumPy arrays: it validates lists element by element
     (about ten times slower), and this runs every second beside the training.
+    ``standardised``: a regression on standardised targets, whose panels say their units.
     """
     batch_x = np.asarray(batch_x, dtype=float)
     titles = [GAN_TITLES.get(n) or T.METRICS.get(n, n.capitalize()) for n in names]
+    units = [T.score_words(n, standardised)[len(n):] for n in names]
+    titles = [title + unit for title, unit in zip(titles, units)]
     figure = make_subplots(rows=1, cols=len(names), subplot_titles=titles)
     for column, name in enumerate(names, start=1):
         first = column == 1
@@ -434,17 +438,17 @@ def _curves(batch_x, batch_series: dict, rows: list[dict], names: list[str]) -> 
     return figure
 
 
-def _final_text(final: dict) -> str:
+def _final_text(final: dict, standardised: bool = False) -> str:
     shown = [(k, v) for k, v in final.items()
              if k.startswith(("val_", "test_")) and isinstance(v, (int, float))]
     if not shown:
         shown = [(k, v) for k, v in final.items() if k != "learning_rate"
                  and isinstance(v, (int, float))]
-    return " · ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in sorted(shown))
+    return " · ".join(f"{T.score_words(k, standardised)} {v:.4f}" for k, v in sorted(shown))
 
 
-def _show_outcome(status: str, message: str, final: dict) -> None:
-    final_text = _final_text(final)
+def _show_outcome(status: str, message: str, final: dict, standardised: bool = False) -> None:
+    final_text = _final_text(final, standardised)
     if status == "finished":
         st.success("Finished. " + final_text, icon=":material/check_circle:")
     elif status == "early_stopped":
@@ -487,7 +491,9 @@ def _record_grid(record: RunRecord):
 def _epoch_table(rows: list[dict]) -> None:
     if not rows:
         return
-    with st.expander(f"Per-epoch numbers ({len(rows)} epochs)"):
+    full = sum(1 for r in rows if not r.get("partial"))
+    stopped = " and the one stopped part-way" if full < len(rows) else ""
+    with st.expander(f"Per-epoch numbers ({full} full epoch(s){stopped})"):
         st.dataframe(rows, hide_index=True, key=_key("epoch_table", len(rows)))
 
 
@@ -561,7 +567,7 @@ def _live_panel(design: Design | None, data, config, partner: Design | None = No
     if snapshot.message:
         note.caption(snapshot.message)
     st.plotly_chart(_curves(snapshot.batch_x, snapshot.batch_series, snapshot.epochs,
-                            _curve_names(job.config)),
+                            _curve_names(job.config), T.standardised_regression(job.data)),
                     key=_key("live_chart"), config={"displayModeBar": False})
     if job.is_gan:
         _grid(getattr(snapshot, "grid", None), getattr(snapshot, "grid_epoch", -1), "live_grid")
@@ -594,6 +600,7 @@ def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecor
         batch_x, batch_series = snapshot.batch_x, snapshot.batch_series
         grid, grid_epoch = getattr(snapshot, "grid", None), getattr(snapshot, "grid_epoch", -1)
         can_continue = job.model is not None or T.read_checkpoint_info(job.run_dir) is not None
+        standardised = T.standardised_regression(job.data)
         if status in ("finished", "early_stopped", "stopped"):
             _hand_to_export(job, rows)
     else:
@@ -606,10 +613,11 @@ def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecor
             None, -1)
         can_continue = record.checkpoint is not None or T.read_checkpoint_info(
             record.run_dir) is not None
+        standardised = T.standardised_regression(record.data)
     done = sum(1 for r in rows if not r.get("partial"))
     st.markdown(f"**{name}** · run `{run_id}` · {STATUS_WORDS.get(status, status)} after "
                 f"{done} epoch(s)")
-    _show_outcome(status, message, final)
+    _show_outcome(status, message, final, standardised)
     if can_continue and status not in ("cancelled",):
         left, right, _ = st.columns([2, 2, 4], vertical_alignment="bottom")
         extra = left.number_input("More epochs", 1, T.MAX_EPOCHS, 5, key=_key("extra"))
@@ -619,7 +627,8 @@ def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecor
             _continue(manager, run_id, int(extra), data)
             st.rerun()
     if rows or batch_x:
-        st.plotly_chart(_curves(batch_x, batch_series, rows, names), key=_key("last_chart"),
+        st.plotly_chart(_curves(batch_x, batch_series, rows, names, standardised),
+                        key=_key("last_chart"),
                         config={"displayModeBar": False})
     _grid(grid, grid_epoch, "last_grid")
     _epoch_table(rows)
