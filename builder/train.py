@@ -132,6 +132,9 @@ class TrainConfig:
         clip_norm: gradient clipping: the largest gradient norm (None for none).
         mixed_precision: compute in float16 on a GPU (the output stays float32).
         xla: compile the training step with XLA (GPU only).
+        keep_best: when the data has a validation split, end with the weights of the
+            epoch with the lowest validation loss (not the last epoch's); the run says
+            which epoch was kept, and Explore and Export use it.
     """
 
     loss: str = ""
@@ -151,6 +154,7 @@ class TrainConfig:
     clip_norm: float | None = None
     mixed_precision: bool = False
     xla: bool = False
+    keep_best: bool = True
 
     # -- conversions ----------------------------------------------------------
 
@@ -213,7 +217,7 @@ class TrainConfig:
             _check_number(found, "Gradient clipping (largest norm)", self.clip_norm, 0.0, 1e6,
                           low_open=True, fix="Use a positive number such as 1.0, or switch "
                           "clipping off.")
-        for name in ("mixed_precision", "xla"):
+        for name in ("mixed_precision", "xla", "keep_best"):
             if not isinstance(getattr(self, name), bool):
                 found.append(f"'{name}' must be true or false; got "
                              f"{getattr(self, name)!r:.40}.")
@@ -840,6 +844,8 @@ class TrainResult:
         checkpoint: the folder of the last checkpoint, when one was written.
         seconds: wall time of this session.
         samples_per_second: training throughput of this session.
+        kept_epoch: the epoch whose weights the model ends with, when they are not the
+            last epoch's (``keep_best``, or early stopping); 0 otherwise.
     """
 
     status: str
@@ -851,6 +857,7 @@ class TrainResult:
     checkpoint: Path | None = None
     seconds: float = 0.0
     samples_per_second: float = 0.0
+    kept_epoch: int = 0
 
 
 # ---------------------------------------------------------------------------
@@ -1343,6 +1350,46 @@ def _make_callback_class():
     return _Live
 
 
+def _make_best_weights_class():
+    """The Keras callback that keeps the weights of the lowest validation loss."""
+    import keras
+
+    class _BestWeights(keras.callbacks.Callback):
+        """Copies the weights after each full epoch whose validation loss is the lowest.
+
+        ``restore()`` puts them back at the end of training; ``epoch`` is the one kept,
+        counted from 1 as the epoch rows are (across Continue sessions too).
+        """
+
+        def __init__(self, live):
+            super().__init__()
+            self.live = live  # the live callback, called first: its rows are the record
+            self.best = math.inf
+            self.epoch = 0
+            self.last = 0
+            self.weights = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            row = self.live.rows[-1] if self.live.rows else {}
+            # Only full epochs with whole validation count (the row drops cut-short ones).
+            value = row.get("val_loss") if not row.get("partial") else None
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                return
+            self.last = epoch + 1
+            if value < self.best:
+                self.best, self.epoch = float(value), epoch + 1
+                self.weights = [np.array(w) for w in self.model.get_weights()]
+
+        def restore(self, model) -> int:
+            """Put the best weights back when they are not the last epoch's; the epoch."""
+            if self.weights is None or self.epoch == self.last:
+                return 0
+            model.set_weights(self.weights)
+            return self.epoch
+
+    return _BestWeights
+
+
 def _current_learning_rate(model) -> float:
     try:
         return float(np.asarray(model.optimizer.learning_rate))
@@ -1451,6 +1498,10 @@ def train(design: Design, data, config: TrainConfig, *,
     writer = _CheckpointWriter(folder) if folder is not None and is_chief else None
     live = _make_callback_class()(progress, stop_event, steps_per_epoch, writer, on_epoch)
     all_callbacks: list = [live]
+    best = None
+    if config.keep_best and val_ds is not None:
+        best = _make_best_weights_class()(live)
+        all_callbacks.append(best)
     early = None
     if config.patience:
         early = keras.callbacks.EarlyStopping(
@@ -1516,8 +1567,23 @@ def train(design: Design, data, config: TrainConfig, *,
         status = "finished"
         message = ""
 
+    kept_epoch = 0
+    if status in ("finished", "early_stopped", "stopped"):
+        if best is not None:
+            with scope():
+                kept_epoch = best.restore(model)
+        elif early is not None and early.stopped_epoch > 0 and completed_rows and \
+                early.best_epoch + 1 < completed_rows[-1]["epoch"]:
+            kept_epoch = early.best_epoch + 1  # Keras counts from 0, across Continue too
+    if kept_epoch:
+        row = next(r for r in live.rows if r.get("epoch") == kept_epoch)
+        message = (message + " " if message else "") + (
+            f"Kept the weights of epoch {kept_epoch}, whose validation loss "
+            f"({row['val_loss']:.4f}) was the lowest; the last epoch's was "
+            f"{completed_rows[-1].get('val_loss', float('nan')):.4f}.")
     final = _final_scores(model, data, live.rows, batch_size, adapter,
-                          evaluate_test and status in ("finished", "early_stopped"))
+                          evaluate_test and status in ("finished", "early_stopped"),
+                          kept_epoch)
     if progress is not None:
         progress.set_final(final)
         if report_end:
@@ -1528,6 +1594,7 @@ def train(design: Design, data, config: TrainConfig, *,
         final=final, model=model,
         checkpoint=folder if folder is not None and read_checkpoint_info(folder) else None,
         seconds=seconds, samples_per_second=samples / seconds if seconds > 0 else 0.0,
+        kept_epoch=kept_epoch,
     )
 
 
@@ -1540,12 +1607,16 @@ def stop_message(epochs_done: int, validation_cut_epoch: int = 0) -> str:
     return message
 
 
-def _final_scores(model, data, rows: list[dict], batch_size: int, adapter, with_test: bool):
+def _final_scores(model, data, rows: list[dict], batch_size: int, adapter, with_test: bool,
+                  kept_epoch: int = 0):
     final: dict = {}
     complete = [r for r in rows if not r.get("partial")]
     if complete:
-        last = complete[-1]
+        # The scores of the weights the model ends with: the kept epoch's, or the last's.
+        last = next((r for r in complete if r.get("epoch") == kept_epoch), complete[-1])
         final.update({k: v for k, v in last.items() if k not in ("epoch", "seconds")})
+        if kept_epoch:
+            final["kept_epoch"] = kept_epoch
     if with_test and split_size(data, "test"):
         test_ds = data.batches("test", min(max(batch_size, 32), 4096))
         if adapter is not None:

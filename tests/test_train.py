@@ -514,3 +514,29 @@ def test_scores_of_a_standardised_regression_say_their_units():
     assert score_words("val_mae", True) == "val mae (target units)"
     assert score_words("val_accuracy", True) == "val accuracy"
     assert score_words("test_loss", False) == "test loss"
+
+
+def test_the_best_epochs_weights_are_kept_and_the_run_says_which():
+    """Validation loss rises after its lowest point: the model ends with the best epoch."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(48, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32").reshape(-1, 1)
+    noisy = y.copy()
+    noisy[:20] = 1 - noisy[:20]  # training labels mostly flipped: fitting them hurts
+    data = InMemoryData((x[:32], noisy[:32]), (x[32:], y[32:]), task="binary", num_classes=2)
+    design = chain(("Dense", {"units": 32}), ("Dense", {"units": 1, "activation": "sigmoid"}),
+                   input_shape=(4,))
+    config = TrainConfig(epochs=25, batch_size=8, learning_rate=0.05, seed=0)
+    result = train(design, data, config, device_plan=CPU)
+    losses = [row["val_loss"] for row in result.history]
+    best = int(np.argmin(losses)) + 1
+    assert best < 25, losses  # the data makes the last epoch worse than the best
+    assert result.kept_epoch == best and result.final["kept_epoch"] == best
+    assert f"Kept the weights of epoch {best}" in result.message
+    assert result.final["val_loss"] == pytest.approx(losses[best - 1])
+    scores = result.model.evaluate(x[32:], y[32:], verbose=0, return_dict=True)
+    assert scores["loss"] == pytest.approx(losses[best - 1], rel=1e-4)
+    last = train(design, data, TrainConfig(epochs=25, batch_size=8, learning_rate=0.05,
+                                           seed=0, keep_best=False), device_plan=CPU)
+    assert last.kept_epoch == 0
+    assert last.final["val_loss"] == pytest.approx(last.history[-1]["val_loss"])

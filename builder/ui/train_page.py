@@ -179,6 +179,11 @@ def _settings(data, plan) -> T.TrainConfig:
                                "and keep the best weights.")
         patience = st.number_input("Patience (epochs without improvement)", 1, 1000, 5,
                                    key=_key("patience"), disabled=not early)
+        keep_best = st.toggle("Keep the best epoch's weights", value=True,
+                              key=_key("keep_best"),
+                              help="End with the weights of the epoch with the lowest "
+                                   "validation loss, not the last epoch's; the result says "
+                                   "which epoch was kept. Explore and Export use it.")
         seed = st.number_input("Seed", 0, 2**31 - 1, 42, key=_key("seed"),
                                help="The same seed and settings train the same way again.")
     with optimizer_column:
@@ -246,6 +251,7 @@ def _settings(data, plan) -> T.TrainConfig:
         batch_size=int(batch_size), epochs=int(epochs), patience=int(patience) if early else 0,
         metrics=tuple(metrics), seed=int(seed), clip_norm=clip_norm,
         mixed_precision=bool(mixed and plan.has_gpu), xla=bool(xla and plan.has_gpu),
+        keep_best=bool(keep_best),
     )
 
 
