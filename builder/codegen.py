@@ -14,8 +14,8 @@ definition copied into the script, so it runs with Keras alone.
 from __future__ import annotations
 
 import inspect
-import json
 import keyword
+import pprint
 import textwrap
 
 from builder import catalog, graph
@@ -35,9 +35,13 @@ _RESERVED = frozenset({
 
 
 def _literal(value) -> str:
-    """Python source for a parameter value (lists become tuples, text double-quoted)."""
+    """Python source for a parameter value (lists become tuples, text by ``repr``).
+
+    Text from a design or data reaches the script only through ``repr``: a literal
+    that evaluates to the same string, whatever quotes or newlines it holds.
+    """
     if isinstance(value, str):
-        return json.dumps(value)
+        return repr(value)
     if isinstance(value, (list, tuple)):
         items = ", ".join(_literal(v) for v in value)
         return f"({items},)" if len(value) == 1 else f"({items})"
@@ -317,21 +321,21 @@ def generate_script(design: Design, *, config: dict | None = None,
                  if n.type == "Embedding" and isinstance(n.params, dict)), default=2)
     kind = _data_kind(task)
     imports = "import argparse\n\nimport keras\nimport numpy as np\nfrom keras import layers"
-    parts = [_header(design, kind) + "\n\n" + imports]
+    parts = [_header(kind) + f"\n\n# Design: {design.name or 'model'!r}\n" + imports]
     parts.extend(_custom_class_sources(design))
     features, means, deviations = _standardised_columns(data_info) if kind == "csv" else (
         [], [], [])
     parts.append(
-        f"CONFIG = {json.dumps(settings, indent=4)}\n"
-        f"CLASS_NAMES = {json.dumps(list(class_names or []))}\n"
+        "CONFIG = {\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in settings.items()) + "}\n"
+        f"CLASS_NAMES = {_wrapped([str(c) for c in class_names or []])}\n"
         "# The columns the model reads, in order, with the training data's means and standard\n"
         "# deviations (empty: every numeric column, standardised by the CSV's own statistics).\n"
         f"FEATURES = {_wrapped(features)}\n"
         f"FEATURE_MEANS = {_wrapped(means)}\n"
         f"FEATURE_STDS = {_wrapped(deviations)}\n"
         f"VOCAB_SIZE = {vocab}  # token ids of the synthetic data run from 0 to this minus 1\n"
-        f"# What each output is: {json.dumps([[o['id'], o['task']] for o in task['outputs']])}\n"
-        f"TASKS = {json.dumps([o['task'] for o in task['outputs']])}\n"
+        f"# What each output is: {[(o['id'], o['task']) for o in task['outputs']]!r}\n"
+        f"TASKS = {[o['task'] for o in task['outputs']]!r}\n"
     )
     parts.append('def build_model():\n    """The network as drawn on the canvas; layer names are '
                  'the node ids."""\n' + "\n".join(body) + "\n")
@@ -344,8 +348,6 @@ def generate_script(design: Design, *, config: dict | None = None,
 
 def _wrapped(values: list) -> str:
     """A list as Python source (``repr`` of each item), wrapped to the line limit."""
-    import pprint
-
     return pprint.pformat(values, width=LINE_LIMIT - 16, compact=True)
 
 
@@ -363,7 +365,8 @@ def _data_kind(task: dict) -> str:
     return "synthetic"
 
 
-def _header(design: Design, kind: str) -> str:
+def _header(kind: str) -> str:
+    """The script's docstring: fixed text only (the design's name is a comment below it)."""
     usage = {
         "csv": "    python this_file.py --csv data.csv --target COLUMN   (numeric columns as "
                "features)\n",
@@ -371,9 +374,8 @@ def _header(design: Design, kind: str) -> str:
                   "class)\n",
         "synthetic": "",
     }[kind]
-    name = design.name or "model"
     return (
-        f'"""{name}: a Keras model designed in Neural Canvas.\n\n'
+        '"""A Keras model designed in Neural Canvas.\n\n'
         "Run it:\n"
         "    python this_file.py            (trains briefly on random data of the right "
         "shape)\n"

@@ -134,3 +134,49 @@ def test_infer_task_reads_the_output_activation():
     assert tasks == {"mlp_classifier": ["classification"], "mlp_regressor": ["regression"],
                      "conv_autoencoder": ["reconstruction"],
                      "dense_autoencoder_2d": ["reconstruction"]}
+
+
+HOSTILE = [
+    'x""";__import__("os").system("touch SENTINEL");"""',
+    "x''';__import__('os').system('touch SENTINEL');'''",
+    "a\\\nb\"\"\"\n__import__('os').system('touch SENTINEL')\n#",
+    "\\",
+    "line\rbreak\x00nul\u2028sep\u202eright-to-left",
+    "{{ }} %s ![T](http://127.0.0.1:9/t.png) <script>alert(1)</script>",
+    "z" * 10_000,
+]
+
+
+def test_hostile_names_and_labels_stay_text_in_the_script(tmp_path):
+    """A design name or class label never becomes code: the script parses, runs, and the
+    sentinel file never appears; the labels come back equal from the script's literal."""
+    import ast
+
+    d = chain(("Dense", {"units": 4}), ("Dense", {"units": len(HOSTILE), "activation":
+                                                   "softmax"}), input_shape=(5,))
+    scripts = []
+    for i, name in enumerate(HOSTILE):
+        d.name = name
+        text = codegen.generate_script(d, config={"epochs": 1, "batch_size": 64,
+                                                  "optimizer": name},
+                                       class_names=HOSTILE)
+        tree = ast.parse(text)  # a SyntaxError here would mean the text broke out
+        assigned = {node.targets[0].id: node.value for node in tree.body
+                    if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+        assert ast.literal_eval(assigned["CLASS_NAMES"]) == HOSTILE
+        assert ast.literal_eval(assigned["CONFIG"])["optimizer"] == name
+        calls = [node.func for node in ast.walk(tree) if isinstance(node, ast.Call)]
+        assert not any(isinstance(f, ast.Name) and f.id in ("eval", "exec", "__import__")
+                       for f in calls)
+        path = tmp_path / f"model_{i}.py"
+        path.write_text(text, encoding="utf-8")
+        scripts.append(path)
+    # Importing each script runs its top level: nothing but definitions and literals.
+    probe = ("import importlib.util, sys\n"
+             "for path in sys.argv[1:]:\n"
+             "    spec = importlib.util.spec_from_file_location('m', path)\n"
+             "    spec.loader.exec_module(importlib.util.module_from_spec(spec))\n")
+    done = subprocess.run([sys.executable, "-I", "-c", probe, *map(str, scripts)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not (tmp_path / "SENTINEL").exists()
