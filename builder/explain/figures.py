@@ -307,15 +307,19 @@ def code_space_scatter(codes, labels=None, label_names=None, layer: str = "code"
 
 
 def attribution_bars(names: list[str], values, title: str = "",
-                     signed: bool = True) -> go.Figure:
-    """Per-feature attributions as horizontal bars, largest magnitude at the top."""
+                     signed: bool = True, axis_title: str = "") -> go.Figure:
+    """Per-feature attributions (or any values) as horizontal bars, largest at the top.
+
+    ``axis_title`` names what the bars measure; by default an attribution, signed or
+    its mean magnitude.
+    """
     values = np.asarray(values, dtype=float)
     order = np.argsort(np.abs(values))
     colors = ["#d6604d" if v < 0 else "#4393c3" for v in values[order]] if signed else None
     fig = go.Figure(go.Bar(x=values[order], y=[names[i] for i in order], orientation="h",
                            marker_color=colors))
-    fig.update_xaxes(title="attribution (towards the class)" if signed
-                     else "mean |attribution|", zeroline=True)
+    fig.update_xaxes(title=axis_title or ("attribution (towards the class)" if signed
+                                          else "mean |attribution|"), zeroline=True)
     return _layout(fig, title, max(260, 22 * len(names) + 100))
 
 

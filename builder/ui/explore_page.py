@@ -46,6 +46,8 @@ ATTRIBUTION_ROWS = 200
 
 SOURCE = state.Key("nc_explore_source", lambda: None,
                    "Run id (or 'session') of the model the page explores.")
+NEWEST = state.Key("nc_explore_newest", lambda: None,
+                   "The newest explorable run seen, so a run finished since is shown first.")
 SPLIT = state.Key("nc_explore_split", lambda: "validation", "The split explored.")
 CELL = state.Key("nc_explore_cell", lambda: None,
                  "(true class, predicted class) of the confusion-matrix cell opened.")
@@ -55,7 +57,7 @@ SAMPLE = state.Key("nc_explore_sample", lambda: 0, "Index (in the split) of the 
 CACHE = state.Key("nc_explore_cache", dict,
                   "Predictions and attributions by (model, split, what), reused across reruns.")
 SANITY = state.Key("nc_explore_sanity", dict, "Model-randomisation results by (model, method).")
-PAGE_KEYS = (SOURCE, SPLIT, CELL, CELL_EVENT, SAMPLE, CACHE, SANITY)
+PAGE_KEYS = (SOURCE, NEWEST, SPLIT, CELL, CELL_EVENT, SAMPLE, CACHE, SANITY)
 
 
 def _key(*parts: object) -> str:
@@ -138,7 +140,9 @@ def _candidates() -> tuple[list[Explorable], str]:
         label = f"{record.name} · {record.status.replace('_', ' ')} · {record.epochs_done} " \
                 f"epoch(s) · {time.strftime('%d %b %H:%M', time.localtime(record.created_at))}"
         found.append(Explorable(key=record.id, label=label, record=record))
-    if st.session_state.get(export_page.MODEL) is not None:
+    listed = {item.key for item in found}
+    if st.session_state.get(export_page.MODEL) is not None and st.session_state.get(
+            export_page.RUN_ID) not in listed:
         found.append(Explorable(key=SESSION_SOURCE, label="This session's model",
                                 model=st.session_state[export_page.MODEL], data=session_data,
                                 history=list(st.session_state.get(export_page.HISTORY) or [])))
@@ -149,8 +153,8 @@ def _resolve(item: Explorable) -> Explorable:
     """Load the model, find the data and the epoch rows of a chosen run."""
     if item.record is None:
         if item.data is None:
-            item.problem = ("Prepare the data this model was trained on on the Data page to "
-                            "explore it.")
+            item.problem = ("To explore this model, prepare the data it was trained on, on "
+                            "the Data page.")
         elif not _fits(item.model, item.data):
             item.problem = _mismatch(item.model, item.data)
         return item
@@ -485,8 +489,11 @@ def _sample_picker(tab: str, split: str, result) -> int:
                    f"**{_class_label(result, result.y_pred[index])}** "
                    f"({result.probabilities[index].max():.1%})")
     elif result.task == "regression":
-        st.caption(f"True: {result.y_true[index].round(4).tolist()} · predicted: "
-                   f"{result.y_pred[index].round(4).tolist()}")
+        names = result.target_names or [f"target {i + 1}"
+                                         for i in range(result.y_true.shape[1])]
+        st.caption(" · ".join(
+            f"{name}: true {float(true):.4g}, predicted {float(guess):.4g}"
+            for name, true, guess in zip(names, result.y_true[index], result.y_pred[index])))
     return index
 
 
@@ -702,7 +709,7 @@ def _try_tab(item: Explorable) -> None:
         order = np.argsort(-probabilities)[:10]
         st.plotly_chart(figures.attribution_bars([names[i] for i in order],
                                                  probabilities[order], "Class probabilities",
-                                                 signed=False),
+                                                 signed=False, axis_title="probability"),
                         width="stretch", key=_key("try_probs"))
         if data.kind == "images" and saliency.conv_layer_names(item.model):
             cam = saliency.grad_cam(item.model, answer["inputs"], single_output=_single_output(
@@ -760,8 +767,11 @@ def render() -> None:
         return
     by_key = {item.key: item for item in found}
     current = state.get(SOURCE)
-    if current not in by_key:
+    if current not in by_key or state.get(NEWEST) != found[0].key:
+        # A run that finished since the last visit is what a person comes to see.
         current = found[0].key
+        st.session_state[_key("source")] = current
+    state.put(NEWEST, found[0].key)
     choice = st.selectbox("Trained model", list(by_key), index=list(by_key).index(current),
                           format_func=lambda k: by_key[k].label, key=_key("source"))
     state.put(SOURCE, choice)

@@ -14,7 +14,9 @@ Session-state keys this page reads (set by the Train page):
 - ``nc_export_serving_model``: the end-to-end model on raw inputs (optional);
 - ``nc_export_design``: the ``builder.design.Design`` it was built from;
 - ``nc_export_history``: per-epoch rows; ``nc_export_config``: the training settings;
-- ``nc_export_class_names``: class labels in output order.
+- ``nc_export_class_names``: class labels in output order;
+- ``nc_export_run_id``: the stored run the model belongs to (its run is offered
+  instead of a second "This session's model" entry).
 
 Keys this page writes: ``nc_export_zip`` (the last bundle: bytes, file name and the
 choice it was built from, so it is offered only while that model is chosen)
@@ -39,6 +41,7 @@ DESIGN = "nc_export_design"
 HISTORY = "nc_export_history"
 CONFIG = "nc_export_config"
 CLASS_NAMES = "nc_export_class_names"
+RUN_ID = "nc_export_run_id"
 ZIP = "nc_export_zip"
 IMPORTED = "nc_import_design"
 SESSION_CHOICE = "This session's model"
@@ -74,7 +77,9 @@ def _export_section() -> None:
     st.subheader("Download a trained model")
     runs = _runs_with_models()
     choices = {f"{r.name} · {r.status} · {r.id}": r for r in runs}
-    if st.session_state.get(MODEL) is not None and st.session_state.get(DESIGN) is not None:
+    stored = {r.id for r in runs}
+    if st.session_state.get(MODEL) is not None and st.session_state.get(DESIGN) is not None \
+            and st.session_state.get(RUN_ID) not in stored:
         choices = {SESSION_CHOICE: None, **choices}
     if not choices:
         st.info("Nothing to export yet: train a model on the Train page first.")

@@ -105,6 +105,7 @@ def _hand_to_export(job: jobs.Job, rows: list[dict]) -> None:
     st.session_state[export_page.HISTORY] = rows
     st.session_state[export_page.CONFIG] = job.config.to_dict()
     st.session_state[export_page.CLASS_NAMES] = list(getattr(job.data, "class_names", []) or [])
+    st.session_state[export_page.RUN_ID] = job.run_id
 
 
 # -- settings -------------------------------------------------------------------------
@@ -456,7 +457,8 @@ def _final_text(final: dict, standardised: bool = False) -> str:
 def _show_outcome(status: str, message: str, final: dict, standardised: bool = False) -> None:
     final_text = _final_text(final, standardised)
     if status == "finished":
-        st.success("Finished. " + final_text, icon=":material/check_circle:")
+        st.success(" ".join(part for part in ("Finished.", message, final_text) if part),
+                   icon=":material/check_circle:")
     elif status == "early_stopped":
         st.success(f"{message} {final_text}", icon=":material/check_circle:")
     elif status == "stopped":

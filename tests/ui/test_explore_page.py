@@ -215,3 +215,36 @@ def test_a_wide_bottleneck_says_why_there_is_no_map(home):
     assert "Originals and reconstructions" in titles
     assert not any(t.startswith("Code space") for t in titles)
     assert any("'encode' gives 64 numbers per sample" in c.value for c in at.caption)
+
+
+def _stored_run(home, model, name: str) -> str:
+    """A finished run in the workspace's store whose saved model is ``model``."""
+    from builder.run_store import RunStore
+
+    store = RunStore(home / "neural_canvas.sqlite")
+    record = store.create_run(name=name, design={}, data={"source": "digits"}, config={})
+    path = home / f"{record.id}.keras"
+    model.save(path)
+    store.finish(record.id, "finished", "", {}, {"model": str(path)})
+    return record.id
+
+
+def test_a_run_that_finishes_later_is_shown_and_the_session_model_is_not_listed_twice(
+        home, digits_run):
+    import time
+
+    _, model, _ = digits_run
+    home.mkdir(parents=True, exist_ok=True)
+    first = _stored_run(home, model, "first")
+    at = _app()
+    assert at.selectbox(key="nc_explore::source").value == first
+    time.sleep(1.1)  # runs are ordered by creation time, in seconds
+    second = _stored_run(home, model, "second")
+    at.session_state[export_page.MODEL] = model  # what the Train page hands over...
+    at.session_state[export_page.RUN_ID] = second  # ...for the run it belongs to
+    at.run()
+    assert not at.exception
+    source = at.selectbox(key="nc_explore::source")
+    assert source.value == second  # the newer run, without a click
+    # The session's model is the second run's: listed once, as that run.
+    assert len(source.options) == 2 and "This session's model" not in source.options
