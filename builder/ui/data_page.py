@@ -44,12 +44,16 @@ SOURCE_NO = state.Key("nc_data_source_no", lambda: 0,
                       "Bumped when a new source loads; widget keys carry it so they reset.")
 PREPARED = state.Key("nc_prepared", lambda: None,
                      "The builder.data.PreparedData training uses (read by the Train page).")
+PREPARED_FROM = state.Key("nc_data_prepared_from", lambda: 0,
+                         "SOURCE_NO of the source the prepared data was made from.")
+CHOICE = state.Key("nc_data_choice", lambda: "Sample",
+                   "The data source tab last chosen, kept across page visits.")
 UPLOAD_SEEN = state.Key("nc_data_upload_seen", lambda: None,
                         "Fingerprint of the last upload handled, so a rerun does not redo it.")
 NOTICE = state.Key("nc_data_notice", lambda: None, "(level, message) shown once at the top.")
 CHARTS = state.Key("nc_data_charts", dict,
                    "Chart summaries (by column) and the gallery of the loaded source.")
-PAGE_KEYS = (SOURCE, SOURCE_NO, PREPARED, UPLOAD_SEEN, NOTICE, CHARTS)
+PAGE_KEYS = (SOURCE, SOURCE_NO, PREPARED, PREPARED_FROM, CHOICE, UPLOAD_SEEN, NOTICE, CHARTS)
 
 PREFIX = "nc_data"
 CHOICES = ("Sample", "CSV file", "Image zip")
@@ -176,8 +180,12 @@ def accept_sample(sample_id: str) -> bool:
 
 
 def _source_picker() -> None:
-    choice = st.segmented_control("Data source", CHOICES, default=CHOICES[0],
-                                  key=_key("choice"), label_visibility="collapsed") or CHOICES[0]
+    # Streamlit forgets a widget's value when its page is left; the default brings back
+    # the tab last chosen.
+    remembered = state.get(CHOICE) if state.get(CHOICE) in CHOICES else CHOICES[0]
+    choice = st.segmented_control("Data source", CHOICES, default=remembered,
+                                  key=_key("choice"), label_visibility="collapsed") or remembered
+    state.put(CHOICE, choice)
     limit = _upload_limit_mb()
     if choice == "Sample":
         samples = list_samples()
@@ -509,11 +517,18 @@ def _prepare(make) -> None:
                  "try fewer rows, a smaller image size or fewer categories.")
         return
     state.put(PREPARED, prepared)
+    state.put(PREPARED_FROM, state.get(SOURCE_NO))
     st.rerun()
 
 
 def _summary(prepared: PreparedData) -> None:
-    st.subheader("Prepared for training")
+    if state.get(PREPARED_FROM) != state.get(SOURCE_NO):
+        st.subheader("Prepared earlier, from another source")
+        st.info(f"Training still uses **{prepared.source}**, prepared before the data above "
+                "was loaded. Press Prepare dataset above to train on the new data instead.",
+                icon=":material/info:")
+    else:
+        st.subheader("Prepared for training")
     sizes = prepared.sizes
     cols = st.columns(4)
     cols[0].metric("Task", prepared.task)

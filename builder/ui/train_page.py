@@ -753,10 +753,12 @@ def render() -> None:
         elif partner is not None:
             generator, discriminator = gan_training.order_pair(design, partner)
             images = gan_training.GanImages(data).size("train")
-            st.caption(f"GAN: generator **{generator.name or 'generator'}** against "
-                       f"discriminator **{discriminator.name or 'discriminator'}** on "
-                       f"**{getattr(data, 'source', '') or 'the prepared data'}** ({images:,} "
-                       "real images from all splits; labels are not used).")
+            pair = (f"GAN **{generator.name}**: its generator against its discriminator"
+                    if generator.name and generator.name == discriminator.name else
+                    f"GAN: generator **{generator.name or 'generator'}** against "
+                    f"discriminator **{discriminator.name or 'discriminator'}**")
+            st.caption(f"{pair} on **{getattr(data, 'source', '') or 'the prepared data'}** "
+                       f"({images:,} real images from all splits; labels are not used).")
             config = _gan_settings()
             problems = gan_training.pair_problems(generator, discriminator, data, config)
         else:

@@ -146,3 +146,33 @@ def test_dates_are_shown_as_dates_and_a_short_row_is_named(app):
     prepared = app.session_state[PREPARED]
     assert [b["kind"] for b in prepared.info["layout"]][:2] == ["numeric", "date"]
     assert prepared.raw_spec["when"] == ((1,), "string")
+
+
+def test_a_new_source_does_not_pass_for_the_data_prepared_before(app):
+    at = _load(app, "iris")
+    at = _prepare(at, "nc_data::prepare::1")
+    assert any(h.value == "Prepared for training" for h in at.subheader)
+    at = _load(at, "diabetes")  # another source, not prepared yet
+    headings = [h.value for h in at.subheader]
+    assert "Prepared for training" not in headings
+    assert "Prepared earlier, from another source" in headings
+    assert any("Training still uses" in i.value and "iris" in i.value.lower() for i in at.info)
+
+
+def test_the_source_tab_is_kept_when_the_page_is_left_and_opened_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "ws"))
+    # A run without the page, as when a person opens another page: Streamlit drops the
+    # page's widget values then.
+    at = AppTest.from_string(
+        "import streamlit as st\n"
+        "from builder.ui import data_page\n"
+        "if not st.session_state.get('elsewhere'):\n"
+        "    data_page.render()\n", default_timeout=120).run()
+    at.button_group(key="nc_data::choice").set_value("CSV file").run()
+    assert not at.exception
+    at.session_state["elsewhere"] = True
+    at.run()
+    at.session_state["elsewhere"] = False
+    at.run()
+    assert not at.exception
+    assert at.button_group(key="nc_data::choice").value == "CSV file"
