@@ -21,7 +21,7 @@ from builder import catalog, quick_add
 from builder.design import Design, DesignFormatError, list_templates
 from builder.history import History
 from builder.store import DesignNameError, Store, StoreError
-from builder.ui import canvas, edits, state
+from builder.ui import canvas, data_fit, edits, state
 from builder.validate import Report, analyze, format_shape
 from builder.workspace import WorkspaceError
 
@@ -397,14 +397,24 @@ def _toolbar(store: Store, design: Design, report: Report) -> None:
                  disabled=not history.can_redo, width="stretch")
     count = len(report.problems)
     mark = ":green[ok]" if count == 0 else f":orange[{count} problem{'s' if count > 1 else ''}]"
+    data = data_fit.prepared()
+    misfits = data_fit.issues(design, data) if count == 0 else None
+    if misfits:
+        mark = (f":orange[does not fit the prepared data ({len(misfits)} "
+                f"mismatch{'es' if len(misfits) > 1 else ''})]")
     layers = len(design.nodes)
     st.markdown(f"**{report.total_params:,} parameters** · {mark} · {layers} "
                 f"layer{'' if layers == 1 else 's'} · saved automatically",
                 help="Parameters are the weights training will learn. Problems are drawn on "
-                     "their nodes in orange.")
+                     "their nodes in orange; with data prepared, the design is also checked "
+                     "against it.")
     with st.container():
         for problem in report.design_problems():
             st.warning(problem.message)
+        if misfits:
+            with st.expander(f"The design and the prepared data ({data.source})",
+                             expanded=True):
+                data_fit.show(misfits, data, state.widget_key(state.TOOLBAR, "fit"))
 
 
 def _designs_list(store: Store) -> None:

@@ -29,12 +29,12 @@ from builder.data.images import (
     load_image_zip,
     prepare_images,
 )
-from builder.data.link import LinkIssue, apply_fix, check_link, fix_all, preparation_hints
+from builder.data.link import preparation_hints
 from builder.data.samples import get_sample, list_samples
 from builder.data.tabular import infer_task, prepare_tabular
 from builder.data.timeseries import prepare_timeseries
-from builder.design import Design
-from builder.ui import state
+from builder.ui import data_fit, state
+from builder.ui.data_fit import PREPARED
 
 # -- session state (declared once, with defaults) --------------------------------------
 
@@ -42,8 +42,6 @@ SOURCE = state.Key("nc_data_source", lambda: None,
                    "The loaded TabularSource or ImageSource the page shows.")
 SOURCE_NO = state.Key("nc_data_source_no", lambda: 0,
                       "Bumped when a new source loads; widget keys carry it so they reset.")
-PREPARED = state.Key("nc_prepared", lambda: None,
-                     "The builder.data.PreparedData training uses (read by the Train page).")
 PREPARED_FROM = state.Key("nc_data_prepared_from", lambda: 0,
                          "SOURCE_NO of the source the prepared data was made from.")
 CHOICE = state.Key("nc_data_choice", lambda: "Sample",
@@ -545,31 +543,6 @@ def _summary(prepared: PreparedData) -> None:
         st.caption(f"- {note}")
 
 
-def _replace_design(design: Design) -> None:
-    """Make ``design`` the open one, the way the Build page commits an edit."""
-    snapshot = design.to_json(indent=None)
-    state.put(state.DESIGN, design)
-    history = state.get(state.HISTORY)
-    design_id = state.get(state.DESIGN_ID)
-    if history is not None and history.push(snapshot) and design_id is not None:
-        try:
-            state.store().save_design(design_id, snapshot)
-        except Exception as exc:  # the store is unusable: the design stays fixed in the session
-            st.warning(f"The fixed design could not be saved: {exc}")
-    state.put(state.REDRAW, True)
-    state.put(state.REVISION, state.get(state.REVISION) + 1)
-
-
-def _on_fix(issue: LinkIssue | None) -> None:
-    design, prepared = state.get(state.DESIGN), state.get(PREPARED)
-    if design is None or prepared is None:
-        return
-    fixed = fix_all(design, prepared) if issue is None else apply_fix(design, prepared, issue)
-    fixed.name = design.name
-    _replace_design(fixed)
-    _notice("success", "The design was fixed; see it on the Build page.")
-
-
 def _link(prepared: PreparedData) -> None:
     st.subheader("The open design and this data")
     design = state.get(state.DESIGN)
@@ -585,15 +558,15 @@ def _link(prepared: PreparedData) -> None:
                 f"and '{spec.activation}'.", icon=":material/info:")
         return
     if design.role in ("generator", "discriminator"):  # a GAN: only the image shape counts
-        from builder.gan_training import data_fit
+        from builder.gan_training import data_fit as gan_data_fit
 
-        fits, text = data_fit(design, prepared)
+        fits, text = gan_data_fit(design, prepared)
         (st.success if fits else st.warning)(text)
         return
-    try:
-        issues = check_link(design, prepared)
-    except Exception as exc:  # a design the analyser cannot read is the Build page's to report
-        st.warning(f"The design could not be checked against the data: {exc}")
+    issues = data_fit.issues(design, prepared)
+    if issues is None:
+        st.warning("The design could not be checked against the data: the Build page shows "
+                   "its problems.")
         return
     st.caption(f"Design **{design.name or 'Untitled design'}**: the data needs an Input of "
                f"shape {tuple(prepared.input_shape)} ({prepared.input_dtype}) and an output of "
@@ -603,15 +576,7 @@ def _link(prepared: PreparedData) -> None:
     if not issues:
         st.success("The design fits this data.", icon=":material/check_circle:")
         return
-    for i, issue in enumerate(issues):
-        text, button = st.columns([5, 2], vertical_alignment="center")
-        text.warning(issue.message)
-        if issue.fixable:
-            button.button(issue.fix_label, key=_key("fix", i, issue.code), on_click=_on_fix,
-                          args=(issue,), width="stretch")
-    if sum(i.fixable for i in issues) > 1:
-        st.button("Fix all", key=_key("fix_all"), on_click=_on_fix, args=(None,),
-                  type="primary")
+    data_fit.show(issues, prepared, PREFIX)
 
 
 # -- the page -----------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import streamlit as st
 from builder import workspace
 from builder.explain import activations, figures, learning_cycle, predictions, saliency
 from builder.explain.metrics import MetricError
-from builder.ui import data_page, export_page, state
+from builder.ui import data_fit, export_page, state
 
 PREFIX = "nc_explore"
 SESSION_SOURCE = "session"
@@ -123,7 +123,7 @@ def _candidates() -> tuple[list[Explorable], str]:
     """Everything that can be explored, newest first, and a warning if the store failed."""
     found: list[Explorable] = []
     warning = ""
-    session_data = state.get(data_page.PREPARED)
+    session_data = data_fit.prepared()
     try:
         manager = _manager()
         records = manager.store.list_runs(limit=50)
@@ -170,7 +170,7 @@ def _resolve(item: Explorable) -> Explorable:
             item.problem = (f"The saved model of this run could not be loaded ({exc}). Train it "
                             "again, or choose another run.")
             return item
-        session_data = state.get(data_page.PREPARED)
+        session_data = data_fit.prepared()
         trained_on = str(item.record.data.get("source") or "")
         if session_data is None:
             item.problem = (f"This run was trained on '{trained_on or 'its data'}'. Prepare that "

@@ -28,7 +28,7 @@ from builder.design import Design, DesignFormatError
 from builder.gan import tile
 from builder.gan_training import GanConfig
 from builder.run_store import RunRecord
-from builder.ui import data_page, export_page, state
+from builder.ui import data_fit, export_page, state
 
 RUN = state.Key("nc_train_run", lambda: None, "Id of the run the Train page shows.")
 NOTICE = state.Key("nc_train_notice", lambda: None, "(level, message) shown once above the run.")
@@ -91,7 +91,7 @@ def _design() -> Design | None:
 
 def _data():
     """The data prepared on the Data page, or None."""
-    return state.get(data_page.PREPARED)
+    return data_fit.prepared()
 
 
 def _hand_to_export(job: jobs.Job, rows: list[dict]) -> None:
@@ -769,7 +769,14 @@ def render() -> None:
                        f"**{getattr(data, 'source', '') or 'the prepared data'}** "
                        f"({T.TASK_WORDS[data.task]}; {sizes}).")
             _apply_suggested(design)
+            misfits = data_fit.issues(design, data)
+            if misfits:
+                st.markdown("**The design does not fit this data yet**")
+                data_fit.show(misfits, data, PREFIX)
             config = _settings(data, manager.plan)
+            if misfits:
+                problems = [f"Fix the {len(misfits)} mismatch(es) between the design and the "
+                            "data above first."]
         job, record = _attached(manager)
         if job is not None and job.active:
             _notice()

@@ -433,3 +433,31 @@ def test_a_drawing_replacing_one_not_shown_yet_keeps_its_fit(home):
     units.set_value(10).run()
     ok(at)
     assert at.session_state[state.FIT.name] == at.session_state[state.DRAWING.name]
+
+
+def test_with_data_prepared_the_summary_checks_the_design_against_it(home):
+    """A design that analyses clean but does not fit the prepared data is not 'ok', and
+    the Data page's one-click fixes are here too."""
+    from builder.data.samples import load_sample
+    from builder.data.tabular import prepare_tabular
+    from builder.ui import data_fit
+
+    source = load_sample("iris")  # 4 measurements, 3 species
+    data = prepare_tabular(source, source.target, task=source.task)
+    at = click(ok(run()), state.TEMPLATES, "mlp_classifier")  # 30 inputs, 2 classes
+
+    def summary():
+        return next(m.value for m in at.markdown if "parameters**" in m.value)
+
+    assert ":green[ok]" in summary()
+    at.session_state[data_fit.PREPARED.name] = data
+    ok(at.run())
+    assert "does not fit the prepared data (2 mismatches)" in summary()
+    warnings = " ".join(w.value for w in at.warning)
+    assert "takes shape (30,)" in warnings and "3 classes" in warnings
+    at.button(key=state.widget_key(state.TOOLBAR, "fit", "fix_all")).click()
+    ok(at.run())
+    assert ":green[ok]" in summary()
+    fixed = design_of(at)
+    assert fixed.node("features").params["shape"] == [4]
+    assert analyze(fixed).ok

@@ -110,11 +110,13 @@ def test_train_shows_the_finished_run_with_curves_and_history(home, moons):
 
 
 def test_settings_that_cannot_train_are_reported_before_starting(home, moons):
-    at = _app(_design(units=3, activation="softmax"), moons)
+    # Two softmax units fit two classes, but not a loss that compares one value per sample.
+    at = _app(_design(units=2, activation="softmax"), moons)
+    at.selectbox(key="nc_train::loss::binary").set_value("mean_squared_error").run()
     at.button(key="nc_train::train").click().run()
     assert not at.exception, at.exception
     assert at.session_state[RUN] is None
-    assert any("must give 1 value per sample" in e.value for e in at.error)
+    assert any("compares one value per sample" in e.value for e in at.error)
 
 
 def test_a_new_session_reattaches_to_the_live_run_and_can_stop_it(home, moons):
@@ -266,3 +268,17 @@ def test_unsound_suggestions_are_ignored():
     assert train_page.suggested_settings(design) == {}
     design.extra["suggested_training"] = ["not", "a", "dict"]
     assert train_page.suggested_settings(design) == {}
+
+
+def test_a_design_that_does_not_fit_the_data_shows_the_fixes_before_train(home, moons):
+    """The mismatch shows before Train is pressed, with the Data page's one-click fixes."""
+    wrong = _design(units=3, activation="softmax")  # 3 classes for a two-class table
+    at = _app(wrong, moons)
+    assert any("has 3 unit(s)" in w.value for w in at.warning)
+    assert at.button(key="nc_train::train").disabled
+    fix_all = at.button(key="nc_train::fix_all")
+    fix_all.click().run()
+    assert not at.exception, at.exception
+    fixed = at.session_state[DESIGN]
+    assert fixed.node("n2").params["units"] == 1 and not at.button(
+        key="nc_train::train").disabled
