@@ -10,7 +10,7 @@ import sys
 import streamlit as st
 
 from builder import strategy, workspace
-from builder.ui import build_page, data_page, explore_page, export_page, sidebar, train_page
+from builder.ui import build_page, data_page, explore_page, export_page, sidebar, state, train_page
 
 # `streamlit run app.py -- --workspace FOLDER` wins over NEURAL_CANVAS_HOME; putting it in
 # the environment makes every module (designs, runs) use the same folder.
@@ -42,4 +42,5 @@ sidebar.render()
 # Every page works on the open design: after a refresh or a restart it is the one
 # edited last, whichever page the person lands on.
 build_page.open_design(show_error=False)  # the Build page shows the error
-navigation.run()
+# Settings typed on one page are still there after a visit to another.
+state.run_keeping_settings(navigation.run)

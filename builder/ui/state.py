@@ -66,9 +66,13 @@ ACKED = Key("nc_acked", lambda: 0, "The newest drawing a canvas report has carri
             "a report with no stamped node cannot have been made on a later drawing with "
             "nodes (the canvas had not shown it yet).")
 
+KEPT = Key("nc_kept", dict, "Values of the settings widgets marked with kept(), by widget "
+           "key: Streamlit forgets a widget's value on a run that does not draw it (another "
+           "page), and restore_kept() gives it back before the page draws it again.")
+
 ALL_KEYS = (DESIGN_ID, DESIGN, HISTORY, SELECTED, FLOW, FLOW_SEEN, DRAWING, DRAWINGS,
             REDRAW, DRAFTS, CONVERTED, REVISION,
-            FLASH, UPLOAD_NONCE, CONFIRM_DELETE, FIT, PENDING, UNSAVED, ACKED)
+            FLASH, UPLOAD_NONCE, CONFIRM_DELETE, FIT, PENDING, UNSAVED, ACKED, KEPT)
 
 # The canvas component's own widget key: Streamlit stores the component's latest
 # value (nodes, edges, selectedId, timestamp) under it. Tests drive the canvas by
@@ -122,6 +126,42 @@ def finish_puts() -> None:
     for name, value in pending.items():
         st.session_state[name] = value
     put(PENDING, None)
+
+
+def kept(key: str) -> str:
+    """Mark a value widget's key (not a button's) to keep its value across pages.
+
+    A person who types 40 epochs, looks at the Data page and comes back finds 40, not
+    the default. Returns ``key``, for ``st.number_input(..., key=state.kept(key))``.
+    """
+    memory = get(KEPT)
+    if key not in memory:
+        memory[key] = None  # known; its value is taken at the end of the run
+    return key
+
+
+def restore_kept() -> None:
+    """Before a page draws: give back the kept values Streamlit dropped on another page."""
+    for key, value in get(KEPT).items():
+        if key not in st.session_state and value is not None:
+            st.session_state[key] = value
+
+
+def remember_kept() -> None:
+    """After a page drew: remember the current value of every kept widget."""
+    memory = get(KEPT)
+    for key in memory:
+        if key in st.session_state:
+            memory[key] = st.session_state[key]
+
+
+def run_keeping_settings(draw: Callable[[], Any]) -> None:
+    """Draw a page (``navigation.run``) with the kept widget values given back first."""
+    restore_kept()
+    try:
+        draw()
+    finally:
+        remember_kept()
 
 
 def widget_key(prefix: str, *parts: object) -> str:

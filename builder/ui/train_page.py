@@ -60,6 +60,11 @@ def _key(*parts: object) -> str:
     return state.widget_key(PREFIX, *parts)
 
 
+def _kept(*parts: object) -> str:
+    """The key of a settings widget whose value outlives a visit to another page."""
+    return state.kept(_key(*parts))
+
+
 # -- where things come from ---------------------------------------------------------
 
 
@@ -142,11 +147,14 @@ def _apply_suggested(design: Design) -> None:
     """Start the settings from the design's suggestion, once per design opened."""
     suggested = suggested_settings(design)
     marker = f"{design.name}|{sorted(suggested.items())}"
-    if not suggested or st.session_state.get(_key("suggested_for")) == marker:
+    previous = st.session_state.get(_key("suggested_for"))
+    if not suggested or previous == marker:
         return
     st.session_state[_key("suggested_for")] = marker
     for name, value in suggested.items():
-        st.session_state[_key(name)] = value
+        if previous is None and _key(name) in st.session_state:
+            continue  # the first visit: a value typed before this run got here wins
+        st.session_state[_kept(name)] = value
     if "batch_size" in suggested:
         st.session_state[_key("gd")] = "mini-batch"
     words = {"epochs": "{} epochs", "optimizer": "optimizer {}", "learning_rate":
@@ -166,64 +174,64 @@ def _settings(data, plan) -> T.TrainConfig:
     with objective:
         st.markdown("**Objective**")
         losses = T.LOSSES_FOR_TASK[task]
-        loss = st.selectbox("Loss", losses, format_func=T.LOSSES.get, key=_key("loss", task),
+        loss = st.selectbox("Loss", losses, format_func=T.LOSSES.get, key=_kept("loss", task),
                             help="What training makes small. The first choice is the usual one "
                                  f"for {T.TASK_WORDS[task]}.")
         metrics = st.multiselect(
             "Metrics", T.METRICS_FOR_TASK[task], default=list(T.DEFAULT_METRICS[task]),
-            format_func=T.METRICS.get, key=_key("metrics", task),
+            format_func=T.METRICS.get, key=_kept("metrics", task),
             help="Scores shown beside the loss; they do not change what is learned.")
-        epochs = st.number_input("Epochs", 1, T.MAX_EPOCHS, 10, key=_key("epochs"),
+        epochs = st.number_input("Epochs", 1, T.MAX_EPOCHS, 10, key=_kept("epochs"),
                                  help="Passes over the whole training set.")
-        early = st.toggle("Early stopping", key=_key("early"),
+        early = st.toggle("Early stopping", key=_kept("early"),
                           help="Stop when the validation loss has not improved for a while, "
                                "and keep the best weights.")
         patience = st.number_input("Patience (epochs without improvement)", 1, 1000, 5,
-                                   key=_key("patience"), disabled=not early)
+                                   key=_kept("patience"), disabled=not early)
         keep_best = st.toggle("Keep the best epoch's weights", value=True,
-                              key=_key("keep_best"),
+                              key=_kept("keep_best"),
                               help="End with the weights of the epoch with the lowest "
                                    "validation loss, not the last epoch's; the result says "
                                    "which epoch was kept. Explore and Export use it.")
-        seed = st.number_input("Seed", 0, 2**31 - 1, 42, key=_key("seed"),
+        seed = st.number_input("Seed", 0, 2**31 - 1, 42, key=_kept("seed"),
                                help="The same seed and settings train the same way again.")
     with optimizer_column:
         st.markdown("**Optimizer**")
         optimizer = st.selectbox("Optimizer", tuple(T.OPTIMIZERS), format_func=T.OPTIMIZERS.get,
-                                 index=1, key=_key("optimizer"))
+                                 index=1, key=_kept("optimizer"))
         learning_rate = st.number_input(
             "Learning rate", min_value=1e-7, max_value=10.0, value=0.001, step=0.0005,
-            format="%.5f", key=_key("learning_rate"),
+            format="%.5f", key=_kept("learning_rate"),
             help="Size of each step. Typical: 0.001 for Adam, AdamW and RMSprop; 0.01 for SGD.")
         momentum = 0.9
         weight_decay = 0.004
         if optimizer == "sgd":
-            momentum = st.slider("Momentum", 0.0, 0.99, 0.9, 0.01, key=_key("momentum"),
+            momentum = st.slider("Momentum", 0.0, 0.99, 0.9, 0.01, key=_kept("momentum"),
                                  help="0 is plain gradient descent; 0.9 keeps most of the "
                                       "previous step's direction.")
         if optimizer == "adamw":
             weight_decay = st.number_input("Weight decay", 0.0, 1.0, 0.004, 0.001,
-                                           format="%.4f", key=_key("weight_decay"))
+                                           format="%.4f", key=_kept("weight_decay"))
         schedule = st.selectbox("Learning-rate schedule", tuple(T.SCHEDULES),
-                                format_func=T.SCHEDULES.get, key=_key("schedule"))
+                                format_func=T.SCHEDULES.get, key=_kept("schedule"))
         decay_rate, decay_epochs = 0.5, 10
         if schedule in ("exponential", "step"):
             left, right = st.columns(2)
             decay_rate = left.number_input("Factor", 0.01, 1.0, 0.5, 0.05,
-                                           key=_key("decay_rate"),
+                                           key=_kept("decay_rate"),
                                            help="The learning rate is multiplied by this...")
             decay_epochs = right.number_input("every N epochs", 1, T.MAX_EPOCHS, 10,
-                                              key=_key("decay_epochs"))
-        clip = st.toggle("Gradient clipping", key=_key("clip"),
+                                              key=_kept("decay_epochs"))
+        clip = st.toggle("Gradient clipping", key=_kept("clip"),
                          help="Cap the size of each step's gradient; it tames exploding losses.")
         clip_norm = None
         if clip:
             clip_norm = st.number_input("Largest gradient norm", 0.01, 1000.0, 1.0, 0.1,
-                                        key=_key("clip_norm"))
+                                        key=_kept("clip_norm"))
     with descent:
         st.markdown("**Gradient descent**")
         variant = st.radio(
-            "Samples per step", tuple(T.GD_VARIANTS), key=_key("gd"),
+            "Samples per step", tuple(T.GD_VARIANTS), key=_kept("gd"),
             format_func=lambda v: {"mini-batch": "Mini-batch", "batch": "Batch (all samples)",
                                    "stochastic": "Stochastic (one sample)"}[v],
             help="Batch: one exact step per epoch. Stochastic: one noisy step per sample. "
@@ -231,18 +239,18 @@ def _settings(data, plan) -> T.TrainConfig:
         batch_size = 32
         if variant == "mini-batch":
             batch_size = st.number_input("Batch size", 1, T.MAX_BATCH_SIZE, 32,
-                                         key=_key("batch_size"))
+                                         key=_kept("batch_size"))
         per_step = {"batch": max(1, n_train), "stochastic": 1}.get(variant, int(batch_size))
         steps = math.ceil(n_train / per_step) if n_train else 0
         st.caption(f"{per_step:,} sample(s) per step, {steps:,} step(s) per epoch over "
                    f"{n_train:,} training samples.")
         st.markdown("**Device**")
         st.caption(plan.label)
-        mixed = st.toggle("Mixed precision (float16)", key=_key("mixed"),
+        mixed = st.toggle("Mixed precision (float16)", key=_kept("mixed"),
                           disabled=not plan.has_gpu,
                           help="Faster on recent GPUs; the output stays float32."
                           if plan.has_gpu else "Needs a GPU; none was found.")
-        xla = st.toggle("XLA compilation", key=_key("xla"), disabled=not plan.has_gpu,
+        xla = st.toggle("XLA compilation", key=_kept("xla"), disabled=not plan.has_gpu,
                         help="Compiles the training step; often faster on a GPU."
                         if plan.has_gpu else "Needs a GPU; none was found.")
     return T.TrainConfig(
@@ -307,28 +315,28 @@ def _gan_settings() -> GanConfig:
     left, middle, right = st.columns(3, gap="medium")
     with left:
         st.markdown("**Contest**")
-        epochs = st.number_input("Epochs", 1, T.MAX_EPOCHS, 50, key=_key("gan_epochs"),
+        epochs = st.number_input("Epochs", 1, T.MAX_EPOCHS, 50, key=_kept("gan_epochs"),
                                  help="Passes over all the images (every split is a real "
                                       "sample for a GAN).")
         batch_size = st.number_input("Batch size", 1, T.MAX_BATCH_SIZE, 64,
-                                     key=_key("gan_batch"),
+                                     key=_kept("gan_batch"),
                                      help="Real images per step; as many generated ones join "
                                           "them.")
-        seed = st.number_input("Seed", 0, 2**31 - 1, 42, key=_key("gan_seed"))
+        seed = st.number_input("Seed", 0, 2**31 - 1, 42, key=_kept("gan_seed"))
     with middle:
         st.markdown("**Optimizer** (Adam, for both networks)")
         learning_rate = st.number_input("Learning rate", min_value=1e-6, max_value=1.0,
                                         value=0.0002, step=0.0001, format="%.5f",
-                                        key=_key("gan_lr"),
+                                        key=_kept("gan_lr"),
                                         help="0.0002 is DCGAN's choice.")
-        beta_1 = st.slider("beta_1", 0.0, 0.99, 0.5, 0.05, key=_key("gan_beta"),
+        beta_1 = st.slider("beta_1", 0.0, 0.99, 0.5, 0.05, key=_kept("gan_beta"),
                            help="Adam's momentum; 0.5 keeps the contest steadier than 0.9.")
     with right:
         st.markdown("**Labels and samples**")
-        smoothing = st.slider("Label smoothing", 0.0, 0.5, 0.1, 0.05, key=_key("gan_smooth"),
+        smoothing = st.slider("Label smoothing", 0.0, 0.5, 0.1, 0.05, key=_kept("gan_smooth"),
                               help="Softens the discriminator's targets so it does not grow "
                                    "overconfident.")
-        samples = st.slider("Samples in the grid", 4, 100, 36, key=_key("gan_samples"),
+        samples = st.slider("Samples in the grid", 4, 100, 36, key=_kept("gan_samples"),
                             help="Drawn after every epoch from the same fixed noise.")
     return GanConfig(epochs=int(epochs), batch_size=int(batch_size),
                      learning_rate=float(learning_rate), beta_1=float(beta_1),

@@ -43,7 +43,7 @@ def test_gan_template_trains_on_digits_and_explores(app_url, page, shot):
     shot(page, "2-data")
 
     go_to_page(page, "Train")
-    expect(page.get_by_text("against discriminator", exact=False)).to_be_visible()
+    expect(page.get_by_text("its generator against its discriminator", exact=False)).to_be_visible()
     expect(page.get_by_text("1,797 real images", exact=False)).to_be_visible()
     set_number(page, "Epochs", 2)
     shot(page, "3-settings")
