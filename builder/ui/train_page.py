@@ -290,6 +290,16 @@ def _partners(design: Design) -> list[tuple[int, Design]]:
     return found
 
 
+def _pair_words(generator: Design, discriminator: Design) -> str:
+    """'GAN **T**: its generator against its discriminator' for a template's pair (named
+    'T (generator)' and 'T (discriminator)'), else both names."""
+    base = (generator.name or "").removesuffix(" (generator)")
+    if base and base == (discriminator.name or "").removesuffix(" (discriminator)"):
+        return f"GAN **{base}**: its generator against its discriminator"
+    return (f"GAN: generator **{generator.name or 'generator'}** against discriminator "
+            f"**{discriminator.name or 'discriminator'}**")
+
+
 def _partner(design: Design) -> Design | None:
     """Pick the design the open one trains against; None (and why) when there is none."""
     wanted = gan_training.partner_role(design.role)
@@ -761,10 +771,7 @@ def render() -> None:
         elif partner is not None:
             generator, discriminator = gan_training.order_pair(design, partner)
             images = gan_training.GanImages(data).size("train")
-            pair = (f"GAN **{generator.name}**: its generator against its discriminator"
-                    if generator.name and generator.name == discriminator.name else
-                    f"GAN: generator **{generator.name or 'generator'}** against "
-                    f"discriminator **{discriminator.name or 'discriminator'}**")
+            pair = _pair_words(generator, discriminator)
             st.caption(f"{pair} on **{getattr(data, 'source', '') or 'the prepared data'}** "
                        f"({images:,} real images from all splits; labels are not used).")
             config = _gan_settings()

@@ -198,6 +198,9 @@ def test_the_open_generator_trains_against_its_partner_with_curves_and_grid(home
     at = _app(generator, digits)
     partner = at.selectbox(key="nc_train::partner::generator")
     assert partner.options == ["GAN (discriminator)"]
+    # The template's pair is named once, not once per design.
+    assert any("GAN **GAN**: its generator against its discriminator" in c.value
+               for c in at.caption)
     assert any("1,797 real images" in c.value for c in at.caption)
     at.number_input(key="nc_train::gan_epochs").set_value(2)
     at.run()
