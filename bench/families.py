@@ -346,9 +346,14 @@ def train_plain(design: Design, prepared: PreparedData, config: TrainConfig):
     _fresh()
     started = time.perf_counter()
     keras.utils.set_random_seed(int(config.seed or 0))
+    from builder.train import is_two_class_softmax
+
     spec = prepared.expected_output()
     model = build_model(design)
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=spec.loss,
+    loss = spec.loss
+    if is_two_class_softmax(prepared.task, tuple(model.outputs[0].shape[1:])):
+        loss = "sparse_categorical_crossentropy"  # two classes as two softmax units
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=loss,
                   metrics=list(spec.metrics))
     x, y = prepared.arrays("train")
     validation = prepared.arrays("validation")
