@@ -131,6 +131,14 @@ def _candidates() -> tuple[list[Explorable], str]:
         manager, records = None, []
         warning = f"The run history could not be read ({exc}); only this session's model is shown."
     for record in records:
+        if record.is_live:
+            # Listed, so a person sees where it is; explored once it stops or finishes.
+            found.append(Explorable(
+                key=record.id, label=f"{record.name} · {record.status} · "
+                f"{record.epochs_done} epoch(s) so far", record=record,
+                problem=f"This run is {record.status} ({record.epochs_done} epoch(s) done). "
+                        "It can be explored when it finishes, or after Stop on the Train page."))
+            continue
         if record.status not in EXPLORABLE:
             continue
         job = manager.get(record.id) if manager is not None else None
@@ -151,6 +159,8 @@ def _candidates() -> tuple[list[Explorable], str]:
 
 def _resolve(item: Explorable) -> Explorable:
     """Load the model, find the data and the epoch rows of a chosen run."""
+    if item.problem:  # a run still training
+        return item
     if item.record is None:
         if item.data is None:
             item.problem = ("To explore this model, prepare the data it was trained on, on "

@@ -248,3 +248,16 @@ def test_a_run_that_finishes_later_is_shown_and_the_session_model_is_not_listed_
     assert source.value == second  # the newer run, without a click
     # The session's model is the second run's: listed once, as that run.
     assert len(source.options) == 2 and "This session's model" not in source.options
+
+
+def test_a_run_still_training_is_listed_and_says_when_it_can_be_explored(home, digits_run):
+    from builder.run_store import RunStore
+
+    home.mkdir(parents=True, exist_ok=True)
+    store = RunStore(home / "neural_canvas.sqlite")
+    record = store.create_run(name="live one", design={}, data={"source": "digits"}, config={},
+                              status="running")
+    at = _app()
+    source = at.selectbox(key="nc_explore::source")
+    assert source.value == record.id and "running" in source.options[0]
+    assert any("can be explored when it finishes" in i.value for i in at.info)
