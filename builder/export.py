@@ -34,6 +34,7 @@ from pathlib import Path
 
 from builder import codegen
 from builder.design import Design
+from builder.markdown import escape as md
 
 OPTIONAL_FORMATS = ("tflite", "onnx")
 
@@ -485,7 +486,7 @@ def _shape_words(shape: list) -> str:
 def readme_text(design: Design, signature: dict, class_names: list[str], task: dict,
                 extra: dict, data_info: dict, example: dict | None = None) -> str:
     """The bundle's README: inputs, outputs, a snippet that predicts, the files."""
-    name = design.name or "model"
+    name = md(design.name or "model")
     where = ("the example inputs in this folder (rows of the validation data)"
              if example is not None else "inputs of the right shape")
     lines = [f"# {name}: exported from Neural Canvas", "",
@@ -496,7 +497,7 @@ def readme_text(design: Design, signature: dict, class_names: list[str], task: d
              "The SavedModel takes raw inputs: the preprocessing the app applied to the data "
              "is inside the model.", "", "| input | shape | dtype |", "|---|---|---|"]
     for spec in signature["inputs"]:
-        lines.append(f"| {spec['name']} | {_shape_words(spec['shape'])} | {spec['dtype']} |")
+        lines.append(f"| {md(spec['name'])} | {_shape_words(spec['shape'])} | {spec['dtype']} |")
     if any(None in spec["shape"][1:] for spec in signature["inputs"]):
         lines += ["", "A size given as *any* may be anything: images of any height and width "
                   "are resized inside the model."]
@@ -507,7 +508,8 @@ def readme_text(design: Design, signature: dict, class_names: list[str], task: d
     for out, shape in zip(outputs, signature["outputs"]):
         lines.append(f"- shape {_shape_words(shape)}: {_meaning(out, class_names, data_info)}")
     if class_names:
-        lines += ["", "Class names, in output order: " + ", ".join(class_names) + ". "
+        lines += ["", "Class names, in output order: " + ", ".join(md(c) for c in class_names)
+                  + ". "
                   "They are in class_names.txt and in the SavedModel: "
                   "`model.class_names()`."]
     lines += ["", "## Files", "",
@@ -546,7 +548,8 @@ def gan_readme_text(design: Design, signature: dict, extra: dict, with_discrimin
     size = list(noise["shape"][1:])
     image = signature["outputs"][0][1:]
     shape = "(" + ", ".join(str(d) for d in size) + ")"
-    lines = [f"# {design.name or 'generator'}: a GAN generator exported from Neural Canvas", "",
+    lines = [f"# {md(design.name or 'generator')}: a GAN generator exported from Neural Canvas",
+             "",
              "## Generate images with the SavedModel (needs only TensorFlow)", "",
              "```python", "import tensorflow as tf",
              'generator = tf.saved_model.load("saved_model")',
@@ -587,12 +590,12 @@ def _meaning(out: dict, class_names: list[str], data_info: dict) -> str:
         return (f"probabilities of the {out.get('classes')} classes (they sum to 1); the "
                 "largest is the prediction.")
     if task == "binary":
-        positive = class_names[1] if len(class_names) > 1 else "the positive class"
+        positive = md(class_names[1]) if len(class_names) > 1 else "the positive class"
         return f"the probability of {positive}."
     if task == "reconstruction":
         return "the reconstructed input."
     targets = data_info.get("target_names") or []
-    what = ", ".join(targets) if targets else "the target"
+    what = ", ".join(md(t) for t in targets) if targets else "the target"
     return f"the predicted value of {what}, in the target's own units."
 
 

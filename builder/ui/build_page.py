@@ -20,6 +20,7 @@ import streamlit as st
 from builder import catalog, quick_add
 from builder.design import Design, DesignFormatError, list_templates
 from builder.history import History
+from builder.markdown import escape as escape_md
 from builder.store import DesignNameError, Store, StoreError
 from builder.ui import canvas, data_fit, edits, state
 from builder.validate import Report, analyze, format_shape
@@ -425,7 +426,7 @@ def _designs_list(store: Store) -> None:
     for summary in store.list_designs():
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(summary.updated_at))
         marker = " (open)" if summary.id == current else ""
-        st.markdown(f"**{_escape_md(summary.name)}**{marker}  \n:gray[changed {when}]")
+        st.markdown(f"**{escape_md(summary.name)}**{marker}  \n:gray[changed {when}]")
         a, b, c = st.columns([1.4, 1, 1])
         a.button("Open", key=state.widget_key(state.DESIGNS, "open", summary.id),
                  on_click=_on_open_design, args=(summary.id,),
@@ -438,10 +439,6 @@ def _designs_list(store: Store) -> None:
                  type="primary" if confirm == summary.id else "secondary")
 
 
-def _escape_md(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>#|~$])", r"\\\1", text)
-
-
 def _templates_gallery() -> None:
     templates = _templates()
     if not templates:
@@ -449,7 +446,7 @@ def _templates_gallery() -> None:
         return
     for template in templates:
         family = f" · {template.family}" if template.family else ""
-        st.markdown(f"**{_escape_md(template.title)}**{_escape_md(family)}")
+        st.markdown(f"**{escape_md(template.title)}**{escape_md(family)}")
         st.caption(template.description)
         st.button("Open a copy", key=state.widget_key(state.TEMPLATES, template.slug),
                   on_click=_on_template, args=(template.slug,))
@@ -645,7 +642,7 @@ def _inspector(design: Design, report: Report) -> None:
     analysis = report.nodes.get(node.id)
     title = layer_type.title if layer_type else str(node.type)[:60]
     title_col, close_col = st.columns([3, 1.2], vertical_alignment="center")
-    title_col.markdown(f"**{_escape_md(title)}**")
+    title_col.markdown(f"**{escape_md(title)}**")
     close_col.button("Close", key=state.widget_key(state.INSPECTOR, "close"),
                      on_click=_on_close_inspector,
                      help="Close the inspector; new layers then go in free space.")

@@ -33,6 +33,7 @@ from builder.data.link import preparation_hints
 from builder.data.samples import get_sample, list_samples
 from builder.data.tabular import infer_task, prepare_tabular
 from builder.data.timeseries import prepare_timeseries
+from builder.markdown import escape as md
 from builder.ui import data_fit, state
 from builder.ui.data_fit import PREPARED
 
@@ -109,7 +110,7 @@ def accept_csv(name: str, data: bytes, encoding: str = "auto",
                          "is kept.")
         return False
     _new_source(source)
-    _notice("success", f"Loaded **{name}**: {len(source.frame):,} rows, "
+    _notice("success", f"Loaded **{md(name)}**: {len(source.frame):,} rows, "
                        f"{source.frame.shape[1]} columns.")
     return True
 
@@ -142,7 +143,7 @@ def accept_zip(name: str, data: bytes) -> bool:
     _prune_uploads(folder, keep={dest, _current_image_root()})
     _new_source(source)
     skipped = len(source.report())
-    _notice("success", f"Loaded **{name}**: {len(source):,} images in "
+    _notice("success", f"Loaded **{md(name)}**: {len(source):,} images in "
                        f"{len(source.class_names)} classes"
                        + (f"; {skipped} item(s) skipped (see the report)." if skipped else "."))
     return True
@@ -283,7 +284,7 @@ def _charts(source: TabularSource, kinds: dict[str, str]) -> None:
         kind = kinds.get(column, "categorical")
         if kind == "id":  # one row per value: a chart would be a flat line
             with grid[i % 3]:
-                st.markdown(f"**{column} (id)**")
+                st.markdown(f"**{md(column)} (id)**")
                 st.caption(f"{source.frame[column].nunique():,} distinct values: an identifier, "
                            "left out of the features unless you choose it.")
             continue
@@ -456,7 +457,7 @@ def _image_view(source: ImageSource) -> None:
     pictures = _gallery(source)
     shown = list(pictures.items())[:20]
     for name, images in shown:
-        st.markdown(f"**{name}** ({counts.get(name, 0)} images)")
+        st.markdown(f"**{md(name)}** ({counts.get(name, 0)} images)")
         if images:
             st.image(images, width=72)
     if len(pictures) > len(shown):
@@ -522,7 +523,7 @@ def _prepare(make) -> None:
 def _summary(prepared: PreparedData) -> None:
     if state.get(PREPARED_FROM) != state.get(SOURCE_NO):
         st.subheader("Prepared earlier, from another source")
-        st.info(f"Training still uses **{prepared.source}**, prepared before the data above "
+        st.info(f"Training still uses **{md(prepared.source)}**, prepared before the data above "
                 "was loaded. Press Prepare dataset above to train on the new data instead.",
                 icon=":material/info:")
     else:
@@ -536,7 +537,7 @@ def _summary(prepared: PreparedData) -> None:
                    f"{sizes['train']:,} / {sizes['validation']:,} / {sizes['test']:,}")
     cols[3].metric("Classes" if prepared.num_classes else "Targets",
                    prepared.num_classes or len(prepared.target_names))
-    st.success(f"**{prepared.source}** ({prepared.kind}) is ready for training: open the Train "
+    st.success(f"**{md(prepared.source)}** ({prepared.kind}) is ready for training: open the Train "
                "page. The exported model will take raw values, since the preprocessing travels "
                "inside it.", icon=":material/check_circle:")
     for note in prepared.notes:
@@ -552,8 +553,8 @@ def _link(prepared: PreparedData) -> None:
         return
     spec = prepared.expected_output()
     if not design.nodes:
-        st.info(f"The open design **{design.name or 'Untitled design'}** is empty. On the Build "
-                f"page, start it with an Input of shape {tuple(prepared.input_shape)} "
+        st.info(f"The open design **{md(design.name or 'Untitled design')}** is empty. On the "
+                f"Build page, start it with an Input of shape {tuple(prepared.input_shape)} "
                 f"({prepared.input_dtype}) and end it with a Dense layer of {spec.units} unit(s) "
                 f"and '{spec.activation}'.", icon=":material/info:")
         return
@@ -568,7 +569,7 @@ def _link(prepared: PreparedData) -> None:
         st.warning("The design could not be checked against the data: the Build page shows "
                    "its problems.")
         return
-    st.caption(f"Design **{design.name or 'Untitled design'}**: the data needs an Input of "
+    st.caption(f"Design **{md(design.name or 'Untitled design')}**: the data needs an Input of "
                f"shape {tuple(prepared.input_shape)} ({prepared.input_dtype}) and an output of "
                f"{spec.units} unit(s) with '{spec.activation}'"
                + (" (or 2 units with 'softmax')" if prepared.task == "binary" else "")

@@ -27,6 +27,7 @@ from builder import train as T
 from builder.design import Design, DesignFormatError
 from builder.gan import tile
 from builder.gan_training import GanConfig
+from builder.markdown import escape as md
 from builder.run_store import RunRecord
 from builder.ui import data_fit, export_page, state
 
@@ -295,9 +296,9 @@ def _pair_words(generator: Design, discriminator: Design) -> str:
     'T (generator)' and 'T (discriminator)'), else both names."""
     base = (generator.name or "").removesuffix(" (generator)")
     if base and base == (discriminator.name or "").removesuffix(" (discriminator)"):
-        return f"GAN **{base}**: its generator against its discriminator"
-    return (f"GAN: generator **{generator.name or 'generator'}** against discriminator "
-            f"**{discriminator.name or 'discriminator'}**")
+        return f"GAN **{md(base)}**: its generator against its discriminator"
+    return (f"GAN: generator **{md(generator.name or 'generator')}** against discriminator "
+            f"**{md(discriminator.name or 'discriminator')}**")
 
 
 def _partner(design: Design) -> Design | None:
@@ -577,7 +578,7 @@ def _live_panel(design: Design | None, data, config, partner: Design | None = No
     if job is None or not job.active:
         st.rerun()  # the run ended: redraw the whole page with Continue and the outcome
     snapshot = job.progress.snapshot()
-    st.markdown(f"**{job.name}** · run `{job.run_id}` · {_status_text(snapshot)}")
+    st.markdown(f"**{md(job.name)}** · run `{job.run_id}` · {_status_text(snapshot)}")
     st.progress(snapshot.fraction, text=_progress_text(snapshot))
     stop, queue, note = st.columns([1, 2, 5], vertical_alignment="center")
     # on_click runs before the rerun, so this very redraw already says "Stopping".
@@ -641,7 +642,7 @@ def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecor
             record.run_dir) is not None
         standardised = T.standardised_regression(record.data)
     done = sum(1 for r in rows if not r.get("partial"))
-    st.markdown(f"**{name}** · run `{run_id}` · {STATUS_WORDS.get(status, status)} after "
+    st.markdown(f"**{md(name)}** · run `{run_id}` · {STATUS_WORDS.get(status, status)} after "
                 f"{done} epoch(s)")
     _show_outcome(status, message, final, standardised)
     if can_continue and status not in ("cancelled",):
@@ -720,7 +721,7 @@ def _interrupted(manager: jobs.JobManager, data) -> None:
            and manager.get(r.id) is None and r.checkpoint is not None][:3]
     for record in cut:
         left, right = st.columns([6, 1], vertical_alignment="center")
-        left.warning(f"**{record.name}** (run `{record.id}`) was interrupted by a server stop "
+        left.warning(f"**{md(record.name)}** (run `{record.id}`) was interrupted by a server stop "
                      f"after {record.epochs_done} epoch(s). Resume it from its last checkpoint.",
                      icon=":material/warning:")
         if right.button("Resume", key=_key("resume", record.id), disabled=data is None,
@@ -772,7 +773,7 @@ def render() -> None:
             generator, discriminator = gan_training.order_pair(design, partner)
             images = gan_training.GanImages(data).size("train")
             pair = _pair_words(generator, discriminator)
-            st.caption(f"{pair} on **{getattr(data, 'source', '') or 'the prepared data'}** "
+            st.caption(f"{pair} on **{md(getattr(data, 'source', '') or 'the prepared data')}** "
                        f"({images:,} real images from all splits; labels are not used).")
             config = _gan_settings()
             problems = gan_training.pair_problems(generator, discriminator, data, config)
@@ -780,8 +781,8 @@ def render() -> None:
             sizes = " / ".join(f"{T.split_size(data, s):,} {s}"
                                for s in ("train", "validation", "test")
                                if T.split_size(data, s))
-            st.caption(f"Design **{design.name or 'Untitled design'}** on "
-                       f"**{getattr(data, 'source', '') or 'the prepared data'}** "
+            st.caption(f"Design **{md(design.name or 'Untitled design')}** on "
+                       f"**{md(getattr(data, 'source', '') or 'the prepared data')}** "
                        f"({T.TASK_WORDS[data.task]}; {sizes}).")
             _apply_suggested(design)
             misfits = data_fit.issues(design, data)

@@ -176,3 +176,17 @@ def test_the_source_tab_is_kept_when_the_page_is_left_and_opened_again(tmp_path,
     at.run()
     assert not at.exception
     assert at.button_group(key="nc_data::choice").value == "CSV file"
+
+
+def test_a_hostile_file_name_is_shown_as_text(app):
+    """A file named like a Markdown image is escaped in every message that shows it."""
+    from markdown_it import MarkdownIt
+
+    name = "![T](http://127.0.0.1:9/t.png)<b>x</b>.csv"
+    app.session_state["test_upload"] = ("csv", name, b"a,b\n1,x\n2,y\n3,x\n4,y\n")
+    app.run()
+    assert not app.exception, app.exception
+    shown = [s.value for s in app.success if "Loaded" in s.value]
+    assert shown
+    html = MarkdownIt("commonmark").render(shown[0])
+    assert "<img" not in html and "<b>" not in html and "![T](http" in html
