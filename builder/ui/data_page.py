@@ -81,7 +81,7 @@ def _show_notice() -> None:
 
 
 def _error(exc: DataError) -> None:
-    st.error(f"**{exc.problem}** {exc.fix}", icon=":material/error:")
+    st.error(f"**{md(exc.problem)}** {md(exc.fix)}", icon=":material/error:")
 
 
 def _upload_limit_mb() -> int:
@@ -103,7 +103,7 @@ def accept_csv(name: str, data: bytes, encoding: str = "auto",
     try:
         source = load_csv(data, name=name, encoding=encoding, skip_bad_rows=skip_bad_rows)
     except DataError as exc:
-        _notice("error", f"**{exc.problem}** {exc.fix} The data loaded before is kept.")
+        _notice("error", f"**{md(exc.problem)}** {md(exc.fix)} The data loaded before is kept.")
         return False
     except (OSError, MemoryError, RecursionError) as exc:  # never a traceback on the page
         _notice("error", f"**'{name}' could not be read** ({exc}). The data loaded before "
@@ -133,7 +133,7 @@ def accept_zip(name: str, data: bytes) -> bool:
         source = load_image_zip(data, dest, name=name)
     except DataError as exc:
         shutil.rmtree(dest, ignore_errors=True)
-        _notice("error", f"**{exc.problem}** {exc.fix} The data loaded before is kept.")
+        _notice("error", f"**{md(exc.problem)}** {md(exc.fix)} The data loaded before is kept.")
         return False
     except (OSError, MemoryError) as exc:  # a full disk, say: never a traceback on the page
         shutil.rmtree(dest, ignore_errors=True)
@@ -171,7 +171,7 @@ def accept_sample(sample_id: str) -> bool:
         sample = get_sample(sample_id)
         source = sample.load()
     except DataError as exc:
-        _notice("error", f"**{exc.problem}** {exc.fix}")
+        _notice("error", f"**{md(exc.problem)}** {md(exc.fix)}")
         return False
     _new_source(source)
     _notice("success", f"Loaded the sample **{sample.title}**.")
@@ -325,7 +325,7 @@ def _task_label(task: str, inferred: str | None) -> str:
 
 def _tabular_view(source: TabularSource) -> None:
     frame = source.frame
-    st.subheader(source.name)
+    st.subheader(md(source.name))
     for note in source.notes:
         st.info(note, icon=":material/info:")
     st.caption(f"{len(frame):,} rows x {frame.shape[1]} columns; encoding "
@@ -371,7 +371,7 @@ def _predict_form(source: TabularSource, kinds: dict[str, str]) -> None:
     effective = inferred if task == "auto" else task
     if len(targets) == 1 and effective in ("binary", "multiclass"):
         balance = class_balance(frame, targets[0]).head(30)
-        st.markdown(f"**Class balance** of '{targets[0]}'")
+        st.markdown(f"**Class balance** of '{md(targets[0])}'")
         figure = go.Figure(go.Bar(x=[str(v) for v in balance.index], y=balance.to_numpy(),
                                   marker_color="#54a24b"))
         figure.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10))
@@ -448,7 +448,7 @@ def _gallery(source: ImageSource) -> dict[str, list]:
 
 def _image_view(source: ImageSource) -> None:
     no = state.get(SOURCE_NO)
-    st.subheader(source.name)
+    st.subheader(md(source.name))
     counts = source.counts()
     st.caption(f"{len(source):,} images in {len(counts)} classes.")
     figure = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), marker_color="#4c78a8"))
@@ -541,7 +541,7 @@ def _summary(prepared: PreparedData) -> None:
                "page. The exported model will take raw values, since the preprocessing travels "
                "inside it.", icon=":material/check_circle:")
     for note in prepared.notes:
-        st.caption(f"- {note}")
+        st.caption(f"- {md(note)}")
 
 
 def _link(prepared: PreparedData) -> None:

@@ -188,5 +188,7 @@ def test_a_hostile_file_name_is_shown_as_text(app):
     assert not app.exception, app.exception
     shown = [s.value for s in app.success if "Loaded" in s.value]
     assert shown
-    html = MarkdownIt("commonmark").render(shown[0])
-    assert "<img" not in html and "<b>" not in html and "![T](http" in html
+    for text in [shown[0], *(h.value for h in app.subheader)]:
+        html = MarkdownIt("commonmark").render(text)
+        assert "<img" not in html and "<b>" not in html, text
+    assert any("![T](http" in MarkdownIt("commonmark").render(h.value) for h in app.subheader)
