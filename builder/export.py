@@ -181,14 +181,8 @@ def _zip_folder(folder: Path, destination: Path) -> list[str]:
 
 def input_signature(model) -> list[dict]:
     """``[{"name", "shape", "dtype"}]`` of a model's inputs, batch dimension included."""
-    specs = []
-    for tensor in model.inputs:
-        name = getattr(tensor, "name", "") or ""
-        keras_history = getattr(tensor, "_keras_history", None)
-        if keras_history is not None:
-            name = keras_history[0].name
-        specs.append({"name": name, "shape": list(tensor.shape), "dtype": str(tensor.dtype)})
-    return specs
+    return [{"name": _tensor_name(tensor), "shape": list(tensor.shape),
+             "dtype": str(tensor.dtype)} for tensor in model.inputs]
 
 
 def inference_model(model):
