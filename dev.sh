@@ -24,6 +24,12 @@ setup_python() {
   fi
 }
 
+build_canvas() {
+  # The canvas's JavaScript, when missing or older than its sources (Node from PyPI when
+  # no suitable node is on the PATH).
+  "$PY" -m builder.ui.canvas_build
+}
+
 setup_chromium() {
   if [ -x /usr/bin/chromium ]; then return; fi
   echo "==> installing Debian's chromium for the browser tests"
@@ -36,11 +42,13 @@ setup_chromium() {
 case "${1:-}" in
   app)
     setup_python
+    build_canvas
     shift
     exec "$PY" -m streamlit run app.py "$@"
     ;;
   test)
     setup_python
+    build_canvas
     setup_chromium
     shift
     set +e

@@ -1,10 +1,11 @@
 """Server-side time of one Build page run for 20, 100 and 300-node designs.
 
 A page run after an edit analyses the changed design (the report cache cannot
-help; the per-node trace results of the unchanged nodes are reused), folds
-the canvas's report in, draws the canvas state and every widget of the page. It
+help; the per-node trace results of the unchanged nodes are reused), makes the
+canvas's data (graph, faces, analysis table) and draws every widget of the page. It
 is measured with Streamlit's AppTest, which runs the page script as the server
-does (without a browser), by sending the canvas a retyped node title each run.
+does (without a browser), by typing a new unit count in the inspector each run.
+The browser's side (edit to node on screen, drop, drag) is bench/canvas_browser.py.
 
 Baseline, measured in the same run: a full ``analyze_uncached()`` of the same
 designs (every node traced; the page's analysis re-traces only the edited node and
@@ -30,7 +31,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from builder import validate  # noqa: E402
 from builder.design import Design  # noqa: E402
-from builder.ui import canvas, edits, state  # noqa: E402
+from builder.ui import build_page, canvas_bridge, edits, state  # noqa: E402
 
 SIZES = (20, 100, 300)
 REPEATS = 5
@@ -83,7 +84,7 @@ def page_app(design: Design, home: Path) -> AppTest:
     at = AppTest.from_string(SCRIPT, default_timeout=300)
     at.run()
     at.session_state[state.DESIGN.name] = design.copy()
-    at.session_state[state.REDRAW.name] = True
+    at.session_state[state.SELECTED.name] = EDITED
     at.run()
     if at.exception:
         raise SystemExit(f"the Build page failed: {at.exception[0].value}")
@@ -91,29 +92,19 @@ def page_app(design: Design, home: Path) -> AppTest:
 
 
 def time_page_edit(at: AppTest, units: int) -> float:
-    """One page run after the person retyped a Dense node's title on the canvas."""
-    flow = at.session_state[state.FLOW.name]
-    value = {"nodes": [n.asdict() for n in flow.nodes],
-             "edges": [e.asdict() for e in flow.edges],
-             "selectedId": None, "timestamp": int(time.time() * 1000) + units}
-    for node in value["nodes"]:
-        if node["id"] == EDITED:
-            node["data"] = dict(node["data"], content=f"Dense {units} relu")
-    at.session_state[state.CANVAS_WIDGET] = value
-    at.run()
+    """One page run after the person typed a new unit count in the inspector."""
+    revision = at.session_state[state.REVISION.name]
+    field = at.number_input(key=state.widget_key(state.INSPECTOR, revision, EDITED, "units"))
+    field.set_value(units).run()
     if at.session_state[state.DESIGN.name].node(EDITED).params["units"] != units:
-        raise SystemExit("the canvas edit did not reach the design")
+        raise SystemExit("the inspector edit did not reach the design")
     return at.session_state["bench_seconds"]
 
 
 def time_page_move(at: AppTest, step: int) -> float:
     """One page run after a drag: the design's shapes are unchanged, so analysis is cached."""
-    flow = at.session_state[state.FLOW.name]
-    value = {"nodes": [n.asdict() for n in flow.nodes],
-             "edges": [e.asdict() for e in flow.edges],
-             "selectedId": None, "timestamp": int(time.time() * 1000) + 100 + step}
-    value["nodes"][0]["position"] = {"x": float(step), "y": -50.0}
-    at.session_state[state.CANVAS_WIDGET] = value
+    at.session_state[build_page.CANVAS_KEY] = {"edits": {"session": "bench", "ops": [
+        {"seq": 1000 + step, "op": "move", "positions": {"inp": [float(step), -50.0]}}]}}
     at.run()
     if at.session_state[state.DESIGN.name].nodes[0].position[0] != float(step):
         raise SystemExit("the drag did not reach the design")
@@ -121,11 +112,14 @@ def time_page_move(at: AppTest, step: int) -> float:
 
 
 def time_draw_state(design: Design) -> float:
-    """Building the canvas state alone (faces, edges, the component's arguments)."""
+    """Making the canvas's data alone (graph, faces, palette) and its JSON."""
+    import json
+
     report = validate.analyze(design)
     start = time.perf_counter()
-    flow = canvas.build_state(design, report, None, {}, drawing=1)
-    [n.asdict() for n in flow.nodes], [e.asdict() for e in flow.edges]
+    data = canvas_bridge.payload(design, report, selected=None,
+                                 revisions=canvas_bridge.Revisions(), ack=None, design_key="1")
+    json.dumps(data)
     return time.perf_counter() - start
 
 

@@ -482,7 +482,8 @@ LAYER_TYPES: tuple[LayerType, ...] = (
     LayerType(
         "MultiHeadAttention", "Attention", "Multi-head attention",
         "Each position looks at every other and mixes in what is relevant. One input: "
-        "self-attention; two: the first asks (query), the second answers (value).",
+        "self-attention; two: the first asks (query), the second answers (value); a third "
+        "gives the keys the query is matched against (the value by default).",
         (
             _int("num_heads", 4, "How many attention heads look in parallel.", hi=128,
                  label="heads"),
@@ -491,9 +492,9 @@ LAYER_TYPES: tuple[LayerType, ...] = (
             _float("dropout", 0.0, "Share of attention weights dropped while training.",
                    0.0, 0.95),
         ),
-        min_inputs=1, max_inputs=2, key_params=("num_heads", "key_dim"),
+        min_inputs=1, max_inputs=3, key_params=("num_heads", "key_dim"),
         keras_class="MultiHeadAttention", input_rank=(3, 3), build=_build_attention,
-        call_style="attention", input_names=("query", "value"),
+        call_style="attention", input_names=("query", "value", "key"),
     ),
     # Merge ----------------------------------------------------------------------------
     *(

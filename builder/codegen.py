@@ -288,6 +288,8 @@ def generate_script(design: Design, *, config: dict | None = None,
             call_args = "[" + ", ".join(sources) + "]"
         elif layer_type.call_style == "attention":
             call_args = f"{sources[0]}, {sources[1] if len(sources) > 1 else sources[0]}"
+            if len(sources) > 2:
+                call_args += f", key={sources[2]}"
         else:
             call_args = sources[0]
         title = f"    # {layer_type.title}"

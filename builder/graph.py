@@ -81,6 +81,8 @@ def call_layer(layer_type: catalog.LayerType, layer, inputs: list):
     if layer_type.call_style == "attention":
         query = inputs[0]
         value = inputs[1] if len(inputs) > 1 else inputs[0]
+        if len(inputs) > 2:
+            return layer(query, value, key=inputs[2])
         return layer(query, value)
     return layer(inputs[0])
 

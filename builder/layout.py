@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 
-X_GAP = 260.0  # nodes are about 220 px wide
-Y_GAP = 170.0  # and 70 to 140 px tall
+X_GAP = 260.0  # nodes are 220 px wide
+Y_GAP = 130.0  # and 78 px tall
 SWEEPS = 4
 
 

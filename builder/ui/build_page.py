@@ -1,13 +1,15 @@
-"""The Build page: palette, canvas, inspector, and the design's toolbar.
+"""The Build page: the canvas (with its palette), the inspector, the analysis table and
+the design's toolbar.
 
-Every change goes through :func:`_commit`, which records it for undo, saves it to
-the store at once and asks for the canvas to be redrawn, so nothing a person
-builds is lost on a refresh or a restart. The editing itself lives in
-:mod:`builder.ui.edits`; this module only turns widgets into those calls.
+Every change goes through :func:`_commit`, which records it for undo and saves it to the
+store at once, so nothing a person builds is lost on a refresh or a restart. The canvas
+sends the person's edits as ops (:mod:`builder.ui.canvas_bridge`), folded into the design
+at the top of each run; the editing itself lives in :mod:`builder.ui.edits`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import threading
@@ -22,14 +24,13 @@ from builder.design import Design, DesignFormatError, list_templates
 from builder.history import History
 from builder.markdown import escape as escape_md
 from builder.store import DesignNameError, Store, StoreError
-from builder.ui import canvas, data_fit, edits, state
+from builder.ui import canvas, canvas_bridge, data_fit, edits, state
 from builder.validate import Report, analyze, format_shape
 from builder.workspace import WorkspaceError
 
 LAST_DESIGN_SETTING = "last_design_id"
 UNTITLED = "Untitled design"
-OPEN_CATEGORIES = ("Input", "Core")
-KEEP_DRAWINGS = 30
+CANVAS_KEY = "nc_canvas"
 RUN_LOCK_WAIT = 20.0  # seconds; a stopped run ends at its next Streamlit call
 _RUN_LOCK_GUARD = threading.Lock()
 
@@ -45,8 +46,12 @@ def _design() -> Design:
     return state.get(state.DESIGN)
 
 
-def _open(store: Store, design_id: int) -> bool:
-    """Make a saved design the open one; False (with a message) when it cannot be read."""
+def _open(store: Store, design_id: int, lay_out: bool = False) -> bool:
+    """Make a saved design the open one; False (with a message) when it cannot be read.
+
+    Args:
+        lay_out: have the canvas lay it out (a template, a file without positions).
+    """
     record = store.get_design(design_id)
     if record is None:
         state.flash("warning", "That design no longer exists; it may have been deleted.")
@@ -61,21 +66,24 @@ def _open(store: Store, design_id: int) -> bool:
     state.put(state.DESIGN, design)
     state.put(state.HISTORY, History(design.to_json(indent=None)))
     state.put(state.SELECTED, None)
-    state.put(state.DRAFTS, {})
-    state.put(state.REDRAW, True)
-    state.put(state.FIT, state.FIT_NEXT)
+    _bump(graph=True, select=True, fit=True, layout=lay_out, initial=True)
     state.put(state.REVISION, state.get(state.REVISION) + 1)
     store.set_setting(LAST_DESIGN_SETTING, str(record.id))
     return True
 
 
-def _create(store: Store, design: Design, name: str) -> None:
+def _bump(**asked: bool) -> None:
+    """Ask the canvas to act once (see canvas_bridge.bumped)."""
+    state.put(state.CANVAS_REVS, canvas_bridge.bumped(state.get(state.CANVAS_REVS), **asked))
+
+
+def _create(store: Store, design: Design, name: str, lay_out: bool = False) -> None:
     """Save ``design`` as a new design and open it."""
     design.name = name
     record = store.create_design(name, design.to_json(indent=None))
     design.name = record.name
     store.save_design(record.id, design.to_json(indent=None))
-    _open(store, record.id)
+    _open(store, record.id, lay_out)
 
 
 def open_design(show_error: bool = True) -> Design | None:
@@ -107,11 +115,12 @@ def _ensure_open(store: Store) -> Design:
     return _design()
 
 
-def _commit(design: Design, *, redraw: bool = True, fresh_widgets: bool = True) -> None:
-    """Record a change for undo, save it, and redraw the canvas.
+def _commit(design: Design, *, graph: bool = True, fresh_widgets: bool = True) -> None:
+    """Record a change for undo and save it.
 
     Args:
-        redraw: the node faces changed (not only positions).
+        graph: nodes or edges changed here, so the canvas redraws its graph (a
+            parameter change only changes the faces, which it always takes).
         fresh_widgets: the change did not come from the inspector, whose widgets
             must then show the new values.
     """
@@ -119,8 +128,8 @@ def _commit(design: Design, *, redraw: bool = True, fresh_widgets: bool = True) 
     state.put(state.DESIGN, design)
     if state.get(state.HISTORY).push(snapshot):
         _store().save_design(state.get(state.DESIGN_ID), snapshot)
-    if redraw:
-        state.put(state.REDRAW, True)
+    if graph:
+        _bump(graph=True)
     if fresh_widgets:
         state.put(state.REVISION, state.get(state.REVISION) + 1)
 
@@ -134,33 +143,11 @@ def _restore(snapshot: str | None) -> None:
     _store().save_design(state.get(state.DESIGN_ID), snapshot)
     if state.get(state.SELECTED) and design.node(state.get(state.SELECTED)) is None:
         state.put(state.SELECTED, None)
-    state.put(state.REDRAW, True)
+    _bump(graph=True, select=True)
     state.put(state.REVISION, state.get(state.REVISION) + 1)
 
 
 # -- callbacks (run before the page script, so the canvas is drawn after them) --------
-
-
-def _on_add(type_id: str) -> None:
-    design = _design()
-    node_id = edits.add_layer(design, type_id, near=state.get(state.SELECTED))
-    state.put(state.SELECTED, node_id)
-    _commit(design)
-
-
-def _on_quick_add(key: str) -> None:
-    text = st.session_state.get(key, "")
-    try:
-        parsed = quick_add.parse(text)
-    except quick_add.QuickAddError as exc:
-        state.flash("error", str(exc))
-        return
-    design = _design()
-    node_id = edits.add_layer(design, parsed.layer_type.type_id, parsed.params,
-                              near=state.get(state.SELECTED))
-    state.put(state.SELECTED, node_id)
-    st.session_state[key] = ""
-    _commit(design)
 
 
 def _on_undo() -> None:
@@ -172,9 +159,7 @@ def _on_redo() -> None:
 
 
 def _on_layout() -> None:
-    design = _design()
-    edits.auto_layout(design)
-    _commit(design)
+    _bump(layout=True)  # the canvas lays it out with the nodes' drawn sizes
 
 
 def _on_param(node_id: str, param_name: str, key: str, design_id: int) -> None:
@@ -195,7 +180,7 @@ def _on_param(node_id: str, param_name: str, key: str, design_id: int) -> None:
     if value == current and type(value) is type(current):
         return  # a value resent by the browser, not a change
     edits.set_param(design, node_id, param_name, value)
-    _commit(design, fresh_widgets=False)
+    _commit(design, graph=False, fresh_widgets=False)
 
 
 def _int_list_or_text(text: object) -> object:
@@ -225,6 +210,24 @@ def _on_rename_node(node_id: str, key: str, design_id: int) -> None:
         state.put(state.REVISION, state.get(state.REVISION) + 1)
         return
     state.put(state.SELECTED, new_id)
+    _bump(select=True)
+    _commit(design)
+
+
+def _on_retype(node_id: str, key: str, design_id: int) -> None:
+    if design_id != state.get(state.DESIGN_ID):
+        return
+    design = _design()
+    node = design.node(node_id)
+    text = st.session_state.get(key)
+    if node is None or not isinstance(text, str) or text.strip() == edits.title_of(node):
+        return
+    try:
+        edits.retype(design, node_id, text)
+    except quick_add.QuickAddError as exc:
+        state.flash("error", f"The layer is unchanged: {exc}")
+        state.put(state.REVISION, state.get(state.REVISION) + 1)
+        return
     _commit(design)
 
 
@@ -236,13 +239,14 @@ def _on_move_input(node_id: str, index: int, step: int) -> None:
 
 def _on_close_inspector() -> None:
     state.put(state.SELECTED, None)
-    state.put(state.REDRAW, True)
+    _bump(select=True)
 
 
 def _on_delete_node(node_id: str) -> None:
     design = _design()
     design.remove_node(node_id)
     state.put(state.SELECTED, None)
+    _bump(select=True)
     _commit(design)
 
 
@@ -314,9 +318,9 @@ def _on_template(slug: str) -> None:
             f"{template.title} ({copy.role})")
         copy.name = name
         if edits.needs_layout(copy):
-            edits.auto_layout(copy)
+            edits.auto_layout(copy)  # the saved copies that are not opened now
         records.append(store.create_design(name, copy.to_json(indent=None)))
-    _open(store, records[0].id)
+    _open(store, records[0].id, lay_out=True)
     if len(records) > 1:
         others = ", ".join(repr(r.name) for r in records[1:])
         state.flash("info", f"Opened {records[0].name!r}; the template also saved {others} "
@@ -347,9 +351,10 @@ def import_file(filename: str, data: bytes) -> bool:
                              "unchanged.")
         return False
     name = design.name.strip() or Path(filename).stem or UNTITLED
-    if edits.needs_layout(design):
-        edits.auto_layout(design)
-    _create(_store(), design, name[:100])
+    unplaced = edits.needs_layout(design)
+    if unplaced:
+        edits.auto_layout(design)  # placed at once; the canvas then lays it out properly
+    _create(_store(), design, name[:100], lay_out=unplaced)
     state.flash("success", f"Opened {filename!r} as a new design.")
     return True
 
@@ -391,7 +396,8 @@ def _toolbar(store: Store, design: Design, report: Report) -> None:
         a, b, c = st.columns([1.4, 1, 1])
         a.button("Auto-layout", key=state.widget_key(state.TOOLBAR, "layout"),
                  on_click=_on_layout, width="stretch",
-                 help="Arrange the layers in rows, top to bottom in data-flow order.")
+                 help="Arrange the layers top to bottom in data-flow order, branches side "
+                      "by side.")
         b.button("Undo", key=state.widget_key(state.TOOLBAR, "undo"), on_click=_on_undo,
                  disabled=not history.can_undo, width="stretch")
         c.button("Redo", key=state.widget_key(state.TOOLBAR, "redo"), on_click=_on_redo,
@@ -404,11 +410,18 @@ def _toolbar(store: Store, design: Design, report: Report) -> None:
         mark = (f":orange[does not fit the prepared data ({len(misfits)} "
                 f"mismatch{'es' if len(misfits) > 1 else ''})]")
     layers = len(design.nodes)
-    st.markdown(f"**{report.total_params:,} parameters** · {mark} · {layers} "
-                f"layer{'' if layers == 1 else 's'} · saved automatically",
-                help="Parameters are the weights training will learn. Problems are drawn on "
-                     "their nodes in orange; with data prepared, the design is also checked "
-                     "against it.")
+    summary_col, jump_col = st.columns([5, 1.3], vertical_alignment="center")
+    summary_col.markdown(
+        f"**{report.total_params:,} parameters** · {mark} · {layers} "
+        f"layer{'' if layers == 1 else 's'} · saved automatically",
+        help="Parameters are the weights training will learn. Problems are drawn on their "
+             "nodes in orange; with data prepared, the design is also checked against it.")
+    first = next((p.node_id for p in report.problems if p.node_id and design.node(p.node_id)),
+                 None)
+    if first is not None:
+        jump_col.button("Show the first problem", key=state.widget_key(state.TOOLBAR, "jump"),
+                        on_click=_select_and_show, args=(first,), width="stretch",
+                        help="Select the first layer with a problem and centre it.")
     with st.container():
         for problem in report.design_problems():
             st.warning(problem.message)
@@ -464,168 +477,119 @@ def _file_menu(design: Design) -> None:
                      help="The file opens as a new design; the current one stays saved.")
 
 
-def _palette() -> None:
-    st.markdown("**Add a layer**")
-    key = state.widget_key(state.QUICK_ADD, "text")
-    st.text_input("Type a layer", key=key, on_change=_on_quick_add, args=(key,),
-                  placeholder="Conv2D 32 3 relu",
-                  help="A layer type, then its values in order, e.g. 'Dense 10 softmax', "
-                       "'Input 28 28 1', 'Conv2D 32 3 relu', 'Dropout 0.3'. Press Enter.")
-    # One fixed sentence: a caption that changed length would move the buttons
-    # below it between a person's aiming and clicking.
-    st.caption("New layers go below the selected node and connect from it; with no node "
-               "selected they go in free space.")
-    for category, types in catalog.by_category().items():
-        with st.expander(category, expanded=category in OPEN_CATEGORIES):
-            for layer_type in types:
-                st.button(layer_type.title, key=state.widget_key(state.PALETTE,
-                                                                 layer_type.type_id),
-                          on_click=_on_add, args=(layer_type.type_id,),
-                          help=f"{layer_type.type_id}: {layer_type.help}",
-                          width="stretch")
+def _fold_canvas_edits(design: Design) -> None:
+    """Fold the edits the canvas sent since the last run into the design, before drawing.
 
-
-def _fold_canvas_event(design: Design) -> None:
-    """Fold the canvas's latest report into the design, before anything is drawn.
-
-    The component's value (what the person did) is in session state before the
-    page draws anything, so the whole page, canvas included, is drawn once from
-    the updated design. The canvas may speak before it shows the latest drawing
-    (its redraw echo, or a connection made while a palette click was on its way):
-    its report is then read against the drawing it did show, only what the person
-    changed there is applied, and the canvas is drawn again.
-
-    Two rules keep the canvas and the design from drifting apart (issue 3):
-    - A drawing is stamped with the time of the canvas's last report (see _canvas),
-      and the component takes only a drawing not older than its own last event. A
-      canvas that has moved on since (a node typed in its pane menu while a redraw
-      was on its way) refuses the drawing instead of wiping what the person did
-      before Python has read it. So whenever a report does not show the latest
-      drawing, the canvas is drawn again, stamped with that report's time.
-    - Streamlit stops this run at any session_state access once a newer report
-      asks for a run. All the fold's results are therefore written together
-      (state.put_together), never a converted node without the redraw it needs.
+    The browser has already drawn them; each op becomes one undo step. All of the fold's
+    results are written together (state.put_together): Streamlit stops a run at any
+    session_state access once the canvas asks for a newer one, and a design written
+    without the number of the last op applied would apply that op twice.
     """
-    seen = canvas.pending_report()
-    if seen is None or seen.timestamp == state.get(state.FLOW_SEEN):
+    session, applied = state.get(state.CANVAS_APPLIED)
+    their_session, ops = canvas_bridge.new_ops(canvas.edits_value(CANVAS_KEY), session,
+                                               applied)
+    if not ops:
         return
-    latest = state.get(state.DRAWING)
-    flow = state.get(state.FLOW)
-    drawings = state.get(state.DRAWINGS)
-    converted = dict(state.get(state.CONVERTED))
-    drafts_before = state.get(state.DRAFTS)
+    work = design.copy()
+    work.name = design.name
+    history = state.get(state.HISTORY)
     selected = state.get(state.SELECTED)
+    revs = dataclasses.replace(state.get(state.CANVAS_REVS))
     flashes = list(state.get(state.FLASH))
-    revision = state.get(state.REVISION)
-    writes: dict[state.Key, object] = {state.FLOW_SEEN: seen.timestamp}
-    if not _shows(seen, latest, flow):
-        writes[state.REDRAW] = True  # refused, or overwritten by the component's own layout
-    again = [converted[n.id][1] for n in seen.nodes if n.id in converted]
-    # A pane-made node already turned into a layer is still on the canvas: it has
-    # not shown the drawing with that layer, but the one the node was made on.
-    made_at = {number: entry[2] for number, entry in drawings.items()}
-    acked = max([state.get(state.ACKED), *seen.drawings])
-    writes[state.ACKED] = acked
-
-    def reachable(number: int) -> bool:
-        return number <= acked or not Design.from_json(drawings[number][0]).nodes
-
-    shown = again[0] if again else edits.drawing_shown(seen, made_at, reachable)
-    known = drawings.get(shown)
-    if shown is None or known is None:
-        state.put_together(writes)  # made on a drawing too old to read
-        return
-    # Read the report against the design as that drawing showed it, not the design
-    # now: a palette click may have added a node the canvas has not shown yet.
-    base, drafts = Design.from_json(known[0]), known[1]
-    diff = edits.diff_canvas(base, seen, drafts)
-    if shown != latest and diff.empty:
-        state.put_together(writes)  # an echo of an older drawing
-        return
-    work = design.copy()  # the session's design changes only in the one write below
-    outcome = edits.apply_diff(work, diff, selected, {k: v[0] for k, v in converted.items()})
-    for canvas_id, node_id in outcome.converted.items():
-        converted.setdefault(canvas_id, (node_id, shown))
-    writes[state.CONVERTED] = converted
-    writes[state.DRAFTS] = outcome.drafts
-    writes[state.SELECTED] = outcome.selected
-    if outcome.messages:
-        for message in outcome.messages:
-            flashes = state.flashed(flashes, "warning", message)
-        writes[state.FLASH] = flashes
-    if outcome.changed or outcome.moved:
-        writes[state.DESIGN] = work
-        writes[state.UNSAVED] = work.to_json(indent=None)
-        if outcome.changed:
-            writes[state.REVISION] = revision + 1
-    drafts_changed = set(outcome.drafts) != set(drafts_before)
-    if outcome.changed or shown != latest or (drafts_changed and outcome.drafts):
-        writes[state.REDRAW] = True
+    fresh_widgets = False
+    for op in ops:
+        result = canvas_bridge.apply_op(work, op, selected)
+        if result.history:
+            snapshot = history.undo() if result.history == "undo" else history.redo()
+            if snapshot is not None:
+                work = Design.from_json(snapshot)
+                work.name = design.name
+                revs.rev += 1
+                fresh_widgets = True
+                if selected and work.node(selected) is None:
+                    selected = None
+                    revs.select_rev += 1
+                    revs.focus = False
+            continue
+        if result.initial:
+            history.reset(work.to_json(indent=None))
+        elif result.changed or result.moved:
+            history.push(work.to_json(indent=None))
+        if result.changed:
+            revs.rev += 1
+        if result.selected is not canvas_bridge.KEEP and result.selected != selected:
+            selected = result.selected
+            if op.get("op") != "select":  # the canvas chose it itself otherwise
+                revs.select_rev += 1
+                revs.focus = False
+        if result.message:
+            flashes = state.flashed(flashes, "warning", result.message)
+    writes: dict[state.Key, object] = {
+        state.DESIGN: work, state.CANVAS_APPLIED: (their_session, ops[-1]["seq"]),
+        state.CANVAS_REVS: revs, state.SELECTED: selected, state.FLASH: flashes,
+        state.UNSAVED: work.to_json(indent=None),
+    }
+    if fresh_widgets:
+        writes[state.REVISION] = state.get(state.REVISION) + 1
     state.put_together(writes)
     _save_unsaved()
 
 
-def _shows(seen: edits.CanvasReport, latest: int, flow) -> bool:
-    """Whether the canvas's report was made on the latest drawing."""
-    drawn = flow is not None and bool(flow.nodes)
-    return set(seen.drawings) == ({latest} if drawn else set())
-
-
 def _save_unsaved() -> None:
-    """Record a design change a canvas fold made in the undo history and the store.
-
-    Both are idempotent, so a run stopped midway leaves the next run to do it again.
-    """
+    """Save a design a canvas fold made to the store (idempotent: a run stopped midway
+    leaves the next run to do it again)."""
     snapshot = state.get(state.UNSAVED)
     if snapshot is None:
         return
-    state.get(state.HISTORY).push(snapshot)
     _store().save_design(state.get(state.DESIGN_ID), snapshot)
     state.put(state.UNSAVED, None)
 
 
+def _on_canvas_edits() -> None:
+    """The canvas sent edits; they are folded in at the top of the run (_fold_canvas_edits),
+    where tests can drive them too. Streamlit keeps a state value only with a callback."""
+
+
 def _canvas(design: Design, report: Report) -> None:
-    """Draw the canvas; a new drawing is made only when the design's faces changed.
-
-    The view is fitted to the nodes when the canvas is new in the page, when a
-    design is opened and when nodes were added (a node below the others could be
-    out of sight); otherwise (parameters, moves, connections, deletions) the
-    zoom and pan stay as the person left them. The fit belongs to a drawing, not
-    to a count of reports: Streamlit may fold the component's two reports on a
-    drawing (at once, then after its layout) into one run.
-    """
-    if state.CANVAS_WIDGET not in st.session_state:  # mounted, and has not spoken yet
-        state.put(state.FIT, state.FIT_NEXT)
-    flow = state.get(state.FLOW)
-    if flow is None or state.get(state.REDRAW):
-        previous = {n.id for n in flow.nodes} if flow is not None else set()
-        drawing = state.get(state.DRAWING) + 1
-        drafts = state.get(state.DRAFTS)
-        # Stamped with the canvas's last report read: a canvas that has done
-        # something since refuses it, and its report asks for a new one.
-        flow = canvas.build_state(design, report, state.get(state.SELECTED), drafts,
-                                  drawing=drawing, stamp=state.get(state.FLOW_SEEN))
-        drawings = state.get(state.DRAWINGS)
-        made_at = int(time.time() * 1000)
-        drawings[drawing] = (design.to_json(indent=None), dict(drafts), made_at)
-        for old in [n for n in drawings if n <= drawing - KEEP_DRAWINGS]:
-            del drawings[old]
-        if _fits(state.get(state.FIT), {n.id for n in flow.nodes} - previous):
-            state.put(state.FIT, drawing)
-        state.put(state.DRAWING, drawing)
-        state.put(state.FLOW, flow)
-        state.put(state.REDRAW, False)
-    if state.get(state.FIT) == state.FIT_NEXT:
-        state.put(state.FIT, state.get(state.DRAWING))
-    # What the component returns is its last report, already folded in by
-    # _fold_canvas_event at the top of this run.
-    canvas.draw(flow, fit=state.get(state.FIT) == state.get(state.DRAWING))
+    revs = state.get(state.CANVAS_REVS)
+    session, applied = state.get(state.CANVAS_APPLIED)
+    data = canvas_bridge.payload(
+        design, report, selected=state.get(state.SELECTED), revisions=revs,
+        ack={"session": session, "seq": applied} if session else None,
+        design_key=str(state.get(state.DESIGN_ID)))
+    try:
+        canvas.show(CANVAS_KEY, data, on_edits=_on_canvas_edits)
+    except canvas.CanvasMissing as exc:
+        st.error(str(exc))
 
 
-def _fits(fitted: int, added: set[str]) -> bool:
-    """Whether a new drawing is to be fitted: it adds nodes, a fit was asked for, or
-    the drawing last fitted has not been shown yet (the new one replaces it)."""
-    return bool(added) or fitted == state.FIT_NEXT or fitted > state.get(state.ACKED)
+def _on_select_row(key: str, ids: list[str]) -> None:
+    rows = (st.session_state.get(key) or {}).get("selection", {}).get("rows", [])
+    if rows and 0 <= rows[0] < len(ids):
+        _select_and_show(ids[rows[0]])
+
+
+def _select_and_show(node_id: str) -> None:
+    if _design().node(node_id) is None:
+        return
+    state.put(state.SELECTED, node_id)
+    _bump(select=True, focus=True)
+
+
+def _analysis(design: Design, report: Report) -> None:
+    """Deep Network Designer's Analyze view: every layer in graph order; a click selects
+    the layer on the canvas and centres it."""
+    rows = canvas_bridge.analysis_rows(design, report)
+    if not rows:
+        return
+    with st.expander(f"Analysis: {len(rows)} layer{'s' if len(rows) != 1 else ''}, "
+                     f"{report.total_params:,} parameters", expanded=False):
+        key = state.widget_key(state.TOOLBAR, "analysis", state.get(state.REVISION))
+        ids = [row["id"] for row in rows]
+        st.dataframe(rows, key=key, on_select=lambda: _on_select_row(key, ids),
+                     selection_mode="single-row", hide_index=True, width="stretch",
+                     column_config={"parameters": st.column_config.NumberColumn(format="%d")})
+        st.caption("Click a row to select that layer on the canvas.")
 
 
 def _inspector(design: Design, report: Report) -> None:
@@ -633,9 +597,12 @@ def _inspector(design: Design, report: Report) -> None:
     node = design.node(node_id) if node_id else None
     if node is None:
         st.markdown("**Inspector**")
-        st.caption("Click a node to edit its parameters. Drag from a node's bottom handle to "
-                   "another's top handle to connect them. Right-click the canvas to type a "
-                   "new layer; select a node or connection and press Delete to remove it.")
+        st.caption("Click a node to edit its parameters here. Drag a layer from the palette "
+                   "onto the canvas (onto a connection to insert it), or click it to add it "
+                   "below the selected node. Drag from a node's bottom handle to another's "
+                   "top handle to connect them. Delete removes the selection; Ctrl+Z and "
+                   "Ctrl+Shift+Z undo and redo; Ctrl+D duplicates; Shift+drag selects a box; "
+                   "right-click for more.")
         return
     revision = state.get(state.REVISION)
     layer_type = catalog.get(node.type)
@@ -651,6 +618,11 @@ def _inspector(design: Design, report: Report) -> None:
     key = state.widget_key(state.INSPECTOR, revision, node.id, "__id")
     st.text_input("Node id (the Keras layer name)", value=node.id, key=key, max_chars=64,
                   on_change=_on_rename_node, args=(node.id, key, state.get(state.DESIGN_ID)))
+    key = state.widget_key(state.INSPECTOR, revision, node.id, "__text")
+    st.text_input("Layer as text", value=edits.title_of(node), key=key, max_chars=200,
+                  on_change=_on_retype, args=(node.id, key, state.get(state.DESIGN_ID)),
+                  help="The layer in quick-add words, e.g. 'Conv2D 32 3 relu'. Type another "
+                       "to change it (its id and connections stay); press Enter.")
     shape = format_shape(analysis.output_shape) if analysis else "?"
     count = analysis.param_count if analysis and analysis.param_count is not None else None
     st.markdown(f"Output `{shape}` · {'?' if count is None else f'{count:,}'} parameters")
@@ -751,11 +723,10 @@ def _run_lock() -> threading.Lock:
 def render() -> None:
     """Draw the Build page.
 
-    A new canvas report makes Streamlit stop the running page run and start the
-    next one at once, in another thread, while the stopped one goes on until its
-    next Streamlit call. Both would fold a report into the same design and
-    drawings (a pane-made node was then converted twice and the canvas never
-    redrawn). The per-session lock makes the new run wait for the stopped one.
+    When the canvas sends an edit while a run is going, Streamlit stops that run and
+    starts the next; the stopped one goes on until its next Streamlit call. The
+    per-session lock makes the new run wait for it, so two runs never fold the same
+    edits into the design at once.
     """
     lock = _run_lock()
     acquired = lock.acquire(timeout=RUN_LOCK_WAIT)
@@ -773,8 +744,7 @@ def _render() -> None:
     store = _store()
     state.finish_puts()  # what a stopped run left half written
     _save_unsaved()
-    design = _design()
-    _fold_canvas_event(design)
+    _fold_canvas_edits(_design())
     design = _design()
     # Fixed containers keep the canvas at the same place in the page's element tree
     # whatever number of messages shows above it; a moved canvas would be remounted.
@@ -783,10 +753,9 @@ def _render() -> None:
     report = analyze(design)
     with st.container():
         _toolbar(store, design, report)
-    palette_col, canvas_col, inspector_col = st.columns([1.1, 3.6, 1.5])
-    with palette_col:
-        _palette()
+    canvas_col, inspector_col = st.columns([4.2, 1.5])
     with canvas_col:
         _canvas(design, report)
+        _analysis(design, report)
     with inspector_col:
         _inspector(design, report)

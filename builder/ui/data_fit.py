@@ -13,7 +13,7 @@ import streamlit as st
 from builder.data import PreparedData
 from builder.data.link import LinkIssue, apply_fix, check_link, fix_all
 from builder.design import Design
-from builder.ui import state
+from builder.ui import canvas_bridge, state
 
 PREPARED = state.Key("nc_prepared", lambda: None,
                      "The builder.data.PreparedData training uses (prepared on the Data page; "
@@ -48,7 +48,7 @@ def replace_design(design: Design) -> None:
             state.store().save_design(design_id, snapshot)
         except Exception as exc:  # the store is unusable: the design stays fixed in the session
             st.warning(f"The fixed design could not be saved: {exc}")
-    state.put(state.REDRAW, True)
+    state.put(state.CANVAS_REVS, canvas_bridge.bumped(state.get(state.CANVAS_REVS), graph=True))
     state.put(state.REVISION, state.get(state.REVISION) + 1)
 
 

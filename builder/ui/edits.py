@@ -6,9 +6,8 @@ changes it in place, or raises ValueError with a sentence for the person.
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from builder import catalog, layout, quick_add
 from builder.design import Design, Edge, Node, is_valid_node_id, new_node_id
@@ -179,9 +178,6 @@ def retype(design: Design, node_id: str, text: str) -> None:
         design.edges = [e for e in design.edges if e.target != node_id]
 
 
-# -- the canvas reports what the person did: fold it into the design ----------------
-
-
 def title_of(node: Node) -> str:
     """The first line of a node's face: its quick-add text, e.g. ``Dense 64 relu``."""
     layer_type = catalog.get(node.type)
@@ -191,220 +187,131 @@ def title_of(node: Node) -> str:
     return quick_add.describe(layer_type, params)
 
 
-@dataclass(frozen=True)
-class CanvasNode:
-    """A node as the canvas reports it."""
+def input_handles(design: Design, node: Node) -> list[str]:
+    """The names of a node's input handles on the canvas, in input order.
 
-    id: str
-    x: float
-    y: float
-    title: str  # the first line of the node's text: the quick-add text of the layer
-
-
-@dataclass(frozen=True)
-class CanvasReport:
-    """What the canvas holds after an event.
-
-    Attributes:
-        drawings: the drawing numbers found on the nodes (each redraw stamps its
-            number on every node; nodes made from the pane menu have none).
+    None for an Input; ``in`` for a one-input layer; the catalog's input names for a
+    layer with named inputs (MultiHeadAttention's query, value, key); ``in0``, ``in1``...
+    for a merge that takes any number: one per connected input plus a free one.
     """
+    layer_type = catalog.get(node.type)
+    if layer_type is None:
+        return ["in"]
+    if layer_type.max_inputs == 0:
+        return []
+    if not is_multi_input(node.type):
+        return ["in"]
+    if layer_type.input_names and layer_type.max_inputs is not None:
+        return list(layer_type.input_names[: layer_type.max_inputs])
+    count = sum(1 for e in design.edges if e.target == node.id)
+    return [f"in{i}" for i in range(count + 1)]
 
-    nodes: tuple[CanvasNode, ...]
-    edges: tuple[tuple[str, str], ...]
-    selected_id: str | None
-    timestamp: int
-    drawings: frozenset[int] = frozenset()
+
+def incoming_with_handles(design: Design, node_id: str) -> list[tuple[Edge, str]]:
+    """A node's incoming edges in input order, each with the handle it is drawn into."""
+    node = design.node(node_id)
+    if node is None:
+        return []
+    edges = _incoming_in_order(design, node_id)
+    if not is_multi_input(node.type):
+        return [(edge, "in") for edge in edges]
+    names = input_handles(design, node)
+    return [(edge, names[i] if i < len(names) else f"in{i}") for i, edge in enumerate(edges)]
 
 
-def drawing_shown(report: CanvasReport, made_at: dict[int, int],
-                  reachable: Callable[[int], bool] = lambda number: True) -> int | None:
-    """The number of the drawing the canvas showed when it made ``report``, if known.
+def find_edge(design: Design, source: str, target: str, handle: str | None) -> Edge | None:
+    """The edge from ``source`` into ``target``'s ``handle`` (or any such edge)."""
+    matches = [(e, name) for e, name in incoming_with_handles(design, target)
+               if e.source == source]
+    exact = [e for e, name in matches if name == handle]
+    return (exact or [e for e, _ in matches] or [None])[0]
 
-    Every node carries the number of the drawing it came from. A canvas with no
-    stamped node (empty, or only pane-made nodes) is taken to show the newest
-    drawing made before it spoke that it can have shown.
 
-    Args:
-        made_at: when (ms) each recent drawing was made, by drawing number.
-        reachable: whether a report without stamped nodes can have been made on a
-            drawing: an empty one, or one the canvas is known to have shown. (A
-            late report from an empty canvas must not read as "every node of the
-            template just opened was deleted".)
+def _renumber(design: Design, target: str) -> None:
+    node = design.node(target)
+    if node is not None and is_multi_input(node.type):
+        for number, edge in enumerate(_incoming_in_order(design, target)):
+            edge.slot = number
+
+
+def remove_edge(design: Design, edge: Edge) -> None:
+    """Remove one edge; the inputs after it move up one place."""
+    design.edges = [e for e in design.edges if e is not edge]
+    _renumber(design, edge.target)
+
+
+def connect_to_handle(design: Design, source: str, target: str, handle: str) -> None:
+    """Connect ``source`` into ``target``'s ``handle``, as the canvas draws them.
+
+    Raises:
+        ValueError: the connection cannot be made (said in a sentence).
     """
-    if len(report.drawings) == 1:
-        return next(iter(report.drawings))
-    if report.drawings:
-        return None
-    earlier = [n for n, when in made_at.items() if when <= report.timestamp and reachable(n)]
-    return max(earlier) if earlier else None
+    node = design.node(target)
+    if design.node(source) is None or node is None:
+        raise ValueError("That connection joins a layer that is no longer there.")
+    if source == target:
+        raise ValueError(f"'{target}' cannot take its own output as input.")
+    names = input_handles(design, node)
+    if handle not in names:
+        raise ValueError(f"'{target}' ({node.type}) has no input {handle!r}.")
+    taken = dict((name, edge) for edge, name in incoming_with_handles(design, target))
+    if handle in taken:
+        raise ValueError(f"Input {handle!r} of '{target}' is already connected; drag its "
+                         "connection away first.")
+    if is_multi_input(node.type):
+        existing = _incoming_in_order(design, target)
+        for number, edge in enumerate(existing):
+            edge.slot = number
+        design.edges.append(Edge(source=source, target=target,
+                                 slot=min(names.index(handle), len(existing))))
+        _renumber(design, target)
+    else:
+        design.edges.append(Edge(source=source, target=target))
 
 
-@dataclass
-class Draft:
-    """A node made from the pane menu whose text was not understood."""
-
-    text: str
-    position: tuple[float, float]
-    error: str
-
-
-@dataclass
-class CanvasDiff:
-    """What the person changed on the canvas, relative to the drawing they saw."""
-
-    removed: list[str] = field(default_factory=list)
-    moved: dict[str, tuple[float, float]] = field(default_factory=dict)
-    retitled: dict[str, str] = field(default_factory=dict)
-    created: list[tuple[str, str, tuple[float, float]]] = field(default_factory=list)
-    drafts: dict[str, Draft] = field(default_factory=dict)
-    added_edges: list[tuple[str, str]] = field(default_factory=list)
-    removed_edges: list[tuple[str, str]] = field(default_factory=list)
-    clicked: str | None = None
-
-    @property
-    def empty(self) -> bool:
-        return not (self.removed or self.moved or self.retitled or self.created
-                    or self.added_edges or self.removed_edges or self.clicked)
+def insert_on_edge(design: Design, edge: Edge, node_id: str) -> None:
+    """Put ``node_id`` into ``edge``: source -> node -> target, in the edge's input place."""
+    target_edges = _incoming_in_order(design, edge.target)
+    place = target_edges.index(edge) if edge in target_edges else None
+    design.edges = [e for e in design.edges if e is not edge]
+    design.edges.append(Edge(source=edge.source, target=node_id))
+    target = design.node(edge.target)
+    slot = place if target is not None and is_multi_input(target.type) else None
+    design.edges.append(Edge(source=node_id, target=edge.target, slot=slot))
+    if slot is not None:
+        ordered = [e for e in target_edges if e is not edge]
+        ordered.insert(place, design.edges[-1])
+        for number, e in enumerate(ordered):
+            e.slot = number
 
 
-@dataclass
-class CanvasOutcome:
-    """The result of folding a canvas report into the design.
-
-    Attributes:
-        changed: nodes, edges, types or parameters changed (faces must be redrawn).
-        moved: positions changed.
-        selected: the node to show in the inspector.
-        drafts: pane-made nodes still not understood, by canvas id.
-        messages: sentences to show the person (e.g. a retyped title not understood).
-        converted: every pane-made node turned into a layer so far (canvas id -> id).
-    """
-
-    changed: bool = False
-    moved: bool = False
-    selected: str | None = None
-    drafts: dict[str, Draft] = field(default_factory=dict)
-    messages: list[str] = field(default_factory=list)
-    converted: dict[str, str] = field(default_factory=dict)
+DUPLICATE_OFFSET = 40.0
 
 
-def diff_canvas(base: Design, report: CanvasReport, drafts: dict[str, Draft]) -> CanvasDiff:
-    """What changed between the drawing of ``base`` (with ``drafts``) and the canvas now."""
-    diff = CanvasDiff()
-    shown = {n.id: n for n in report.nodes}
-    diff.removed = [n.id for n in base.nodes if n.id not in shown]
-    for canvas_node in report.nodes:
-        position = safe_position(canvas_node.x, canvas_node.y)
-        node = base.node(canvas_node.id)
-        if node is not None:
+def duplicate(design: Design, node_ids: list[str]) -> list[str]:
+    """Copy the given nodes (and the connections among them) beside them; their new ids."""
+    chosen = [n for n in design.nodes if n.id in set(node_ids)]
+    renamed: dict[str, str] = {}
+    for node in chosen:
+        new_id = new_node_id(design, node.type)
+        x, y = safe_position(*node.position)
+        design.nodes.append(Node(id=new_id, type=node.type, params=copy.deepcopy(node.params),
+                                 position=(x + DUPLICATE_OFFSET, y + DUPLICATE_OFFSET)))
+        renamed[node.id] = new_id
+    for edge in list(design.edges):
+        if edge.source in renamed and edge.target in renamed:
+            design.edges.append(Edge(source=renamed[edge.source], target=renamed[edge.target],
+                                     slot=edge.slot))
+    return list(renamed.values())
+
+
+def set_positions(design: Design, placed: dict[str, tuple[float, float]]) -> bool:
+    """Move nodes to the given positions; True when any moved."""
+    moved = False
+    for node in design.nodes:
+        if node.id in placed:
+            position = safe_position(*placed[node.id])
             if safe_position(*node.position) != position:
-                diff.moved[node.id] = position
-            if canvas_node.title.strip() != title_of(node).strip():
-                diff.retitled[node.id] = canvas_node.title
-            continue
-        draft = drafts.get(canvas_node.id)
-        if draft is not None and draft.text == canvas_node.title:
-            diff.drafts[canvas_node.id] = Draft(draft.text, position, draft.error)
-        else:
-            diff.created.append((canvas_node.id, canvas_node.title, position))
-    before = [(e.source, e.target) for e in base.edges]
-    after = list(report.edges)
-    for pair in before:
-        if pair in after:
-            after.remove(pair)
-        else:
-            diff.removed_edges.append(pair)
-    diff.added_edges = after
-    diff.clicked = report.selected_id
-    return diff
-
-
-def apply_diff(design: Design, diff: CanvasDiff, selected: str | None = None,
-               converted: dict[str, str] | None = None) -> CanvasOutcome:
-    """Apply the person's canvas changes to ``design`` (in place).
-
-    The design may have moved on since the drawing the diff was taken from (a
-    palette click landed first); changes to nodes that are gone are dropped.
-    The canvas reports no selection both when the pane is clicked and when it
-    merely echoes a redraw, so only a click on a node (or a node made from the
-    pane menu) changes the selection; the inspector's Close button clears it.
-
-    Args:
-        converted: pane-made nodes already turned into layers (canvas id -> node
-            id); the canvas may report them again before it shows the layer.
-    """
-    outcome = CanvasOutcome(drafts=dict(diff.drafts), converted=dict(converted or {}))
-    for node_id in diff.removed:
-        if design.node(node_id) is not None:
-            design.remove_node(node_id)
-            outcome.changed = True
-    for node_id, position in diff.moved.items():
-        node = design.node(node_id)
-        if node is not None and safe_position(*node.position) != position:
-            node.position = position
-            outcome.moved = True
-    for node_id, text in diff.retitled.items():
-        if design.node(node_id) is None:
-            continue
-        outcome.changed = True  # redraw: with the new layer, or with its real title again
-        try:
-            retype(design, node_id, text)
-        except quick_add.QuickAddError as exc:
-            outcome.messages.append(
-                f"The new text of '{node_id}' was not understood, so the layer is "
-                f"unchanged: {exc}"
-            )
-    renamed = outcome.converted
-    for canvas_id, text, position in diff.created:
-        if canvas_id in renamed:
-            continue  # reported again before the canvas showed the layer it became
-        outcome.changed = True
-        try:
-            parsed = quick_add.parse(text)
-        except quick_add.QuickAddError as exc:
-            outcome.drafts[canvas_id] = Draft(text, position, str(exc))
-            continue
-        renamed[canvas_id] = add_layer(design, parsed.layer_type.type_id, parsed.params,
-                                       position=position)
-    for source, target in diff.removed_edges:
-        for i, edge in enumerate(design.edges):
-            if (edge.source, edge.target) == (source, target):
-                del design.edges[i]
-                outcome.changed = True
-                break
-    for source, target in diff.added_edges:
-        source, target = renamed.get(source, source), renamed.get(target, target)
-        if design.node(source) is not None and design.node(target) is not None:
-            connect(design, source, target)
-            outcome.changed = True
-        elif source in outcome.drafts or target in outcome.drafts:
-            outcome.messages.append(
-                "A connection to a node whose text was not understood was dropped. Fix the "
-                "node's text (right-click it, Edit Node), then connect it."
-            )
-            outcome.changed = True
-    clicked = renamed.get(diff.clicked, diff.clicked)
-    if clicked is not None and design.node(clicked) is not None:
-        outcome.selected = clicked
-    elif selected is not None and design.node(selected) is not None:
-        outcome.selected = selected
-    return outcome
-
-
-def apply_canvas(design: Design, report: CanvasReport, drafts: dict[str, Draft],
-                 selected: str | None = None, base: Design | None = None,
-                 converted: dict[str, str] | None = None) -> CanvasOutcome:
-    """Fold what the canvas shows into ``design`` (in place).
-
-    Args:
-        design: the current design.
-        report: the canvas after the person's action.
-        drafts: the not-understood pane nodes of the drawing the canvas showed.
-        selected: the node selected before the action.
-        base: the design as the canvas last showed it, when it is older than
-            ``design``; by default the canvas showed ``design`` itself.
-        converted: pane-made nodes already turned into layers (see apply_diff).
-    """
-    diff = diff_canvas(base if base is not None else design, report, drafts)
-    return apply_diff(design, diff, selected, converted)
+                node.position = position
+                moved = True
+    return moved

@@ -19,6 +19,12 @@ from builder import workspace
 from builder.store import Store
 
 
+def _canvas_revisions():
+    from builder.ui.canvas_bridge import Revisions
+
+    return Revisions()
+
+
 @dataclass(frozen=True)
 class Key:
     """One session_state entry: its name, a factory for its default, what it holds."""
@@ -32,60 +38,37 @@ DESIGN_ID = Key("nc_design_id", lambda: None, "Store id of the design open on th
 DESIGN = Key("nc_design", lambda: None, "The open builder.design.Design.")
 HISTORY = Key("nc_history", lambda: None, "builder.history.History of the open design.")
 SELECTED = Key("nc_selected", lambda: None, "Id of the node the inspector shows, or None.")
-FLOW = Key("nc_flow", lambda: None, "The canvas component's state, passed back every run.")
-FLOW_SEEN = Key("nc_flow_seen", lambda: None, "Timestamp of the last canvas event handled.")
-DRAWING = Key("nc_drawing", lambda: 0, "Number of the last drawing sent to the canvas.")
-DRAWINGS = Key("nc_drawings", dict, "Recent drawings by number: (design JSON, drafts, made at "
-               "ms), to read a canvas report made before the canvas showed the latest one.")
-REDRAW = Key("nc_redraw", lambda: True, "The canvas must be redrawn from the design.")
-DRAFTS = Key("nc_drafts", dict, "Pane-made nodes whose text was not understood, by canvas id.")
-CONVERTED = Key("nc_converted", dict, "Pane-made nodes turned into layers: canvas id -> "
-                "(node id, number of the drawing the canvas showed when it made it).")
 REVISION = Key("nc_revision", lambda: 0, "Bumped when the design is replaced; inspector "
                "widgets are keyed by it so they start from the new values.")
+CANVAS_REVS = Key("nc_canvas_revs", _canvas_revisions, "canvas_bridge.Revisions: the numbers "
+                  "the canvas acts on once each (redraw the graph, take the selection, fit, "
+                  "lay out).")
+CANVAS_APPLIED = Key("nc_canvas_applied", lambda: (None, 0), "(canvas session, number of the "
+                     "last edit op applied): the canvas resends every op until acknowledged.")
 FLASH = Key("nc_flash", list, "(level, message, queued at, shown) messages shown at the top of "
-            "the page in every run for FLASH_SECONDS after they were queued (at least once): "
-            "the canvas answers a drawing with reports of its own, and a message shown once "
-            "would vanish at once.")
-FLASH_SECONDS = 12.0
+            "the page once, in the next run.")
 UPLOAD_NONCE = Key("nc_upload_nonce", lambda: 0, "Bumped after an upload to clear the uploader.")
 RUN_LOCK = Key("nc_run_lock", threading.Lock, "Held by the Build page while it folds the "
-               "canvas's report into the design and draws: with fast reruns Streamlit starts a "
-               "new run before the stopped one has ended, and two runs must not edit at once.")
+               "canvas's edits into the design: with fast reruns Streamlit starts a new run "
+               "before the stopped one has ended, and two runs must not edit at once.")
 CONFIRM_DELETE = Key("nc_confirm_delete", lambda: None, "Design id awaiting delete confirmation.")
-FIT = Key("nc_fit", lambda: 0, "Number of the drawing the view is fitted to: the canvas's "
-          "fit_view is on while that drawing is the latest one (the component refits after "
-          "each layout it makes of it) and off for any later drawing that adds no node, so "
-          "the person's zoom and pan stay. FIT_NEXT: the next drawing; 0: none.")
-FIT_NEXT = -1
 PENDING = Key("nc_pending", lambda: None, "Values put_together has not finished writing, by "
               "key name (a run stopped midway leaves them to the next run), or None.")
 UNSAVED = Key("nc_unsaved", lambda: None, "A design snapshot (JSON) a canvas fold made, not yet "
-              "in the undo history and the store, or None.")
-ACKED = Key("nc_acked", lambda: 0, "The newest drawing a canvas report has carried nodes of: "
-            "a report with no stamped node cannot have been made on a later drawing with "
-            "nodes (the canvas had not shown it yet).")
+              "saved to the store, or None.")
 
 KEPT = Key("nc_kept", dict, "Values of the settings widgets marked with kept(), by widget "
            "key: Streamlit forgets a widget's value on a run that does not draw it (another "
            "page), and restore_kept() gives it back before the page draws it again.")
 
-ALL_KEYS = (DESIGN_ID, DESIGN, HISTORY, SELECTED, FLOW, FLOW_SEEN, DRAWING, DRAWINGS,
-            REDRAW, DRAFTS, CONVERTED, REVISION,
-            FLASH, UPLOAD_NONCE, CONFIRM_DELETE, FIT, PENDING, UNSAVED, ACKED, KEPT)
-
-# The canvas component's own widget key: Streamlit stores the component's latest
-# value (nodes, edges, selectedId, timestamp) under it. Tests drive the canvas by
-# setting it, as the component would.
-CANVAS_WIDGET = "nc_canvas"
+ALL_KEYS = (DESIGN_ID, DESIGN, HISTORY, SELECTED, REVISION, CANVAS_REVS, CANVAS_APPLIED,
+            FLASH, UPLOAD_NONCE, CONFIRM_DELETE, PENDING, UNSAVED, KEPT)
 
 # Prefixes of widget keys made per node or per design (see widget_key).
 INSPECTOR = "nc_insp"
-PALETTE = "nc_pal"
 TOOLBAR = "nc_tool"
 DESIGNS = "nc_designs"
 TEMPLATES = "nc_tpl"
-QUICK_ADD = "nc_quick"
 UPLOAD = "nc_upload"
 
 
@@ -180,14 +163,10 @@ def flashed(queue: list, level: str, message: str) -> list:
 
 
 def take_flash() -> list[tuple[str, str]]:
-    """The messages to show in this run: those queued less than FLASH_SECONDS ago, and
-    any not shown yet. An older one is not shown again, so it stays on the screen until
-    the first run after its time and goes then."""
-    now = time.monotonic()
-    shown = [(level, message, queued) for level, message, queued, seen in get(FLASH)
-             if not seen or now - queued < FLASH_SECONDS]
-    put(FLASH, [(level, message, queued, True) for level, message, queued in shown])
-    return list(dict.fromkeys((level, message) for level, message, _ in shown))
+    """The messages queued since the last run; each is shown once."""
+    queued = get(FLASH)
+    put(FLASH, [])
+    return list(dict.fromkeys((level, message) for level, message, _, _ in queued))
 
 
 @st.cache_resource(show_spinner=False)
