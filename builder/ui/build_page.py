@@ -578,18 +578,22 @@ def _select_and_show(node_id: str) -> None:
 
 def _analysis(design: Design, report: Report) -> None:
     """Deep Network Designer's Analyze view: every layer in graph order; a click selects
-    the layer on the canvas and centres it."""
+    the layer on the canvas and centres it. Drawn only while switched on (a big table in
+    every run would slow each edit)."""
     rows = canvas_bridge.analysis_rows(design, report)
     if not rows:
         return
-    with st.expander(f"Analysis: {len(rows)} layer{'s' if len(rows) != 1 else ''}, "
-                     f"{report.total_params:,} parameters", expanded=False):
-        key = state.widget_key(state.TOOLBAR, "analysis", state.get(state.REVISION))
-        ids = [row["id"] for row in rows]
-        st.dataframe(rows, key=key, on_select=lambda: _on_select_row(key, ids),
-                     selection_mode="single-row", hide_index=True, width="stretch",
-                     column_config={"parameters": st.column_config.NumberColumn(format="%d")})
-        st.caption("Click a row to select that layer on the canvas.")
+    shown = st.toggle(f"Analysis table: {len(rows)} layer{'s' if len(rows) != 1 else ''}, "
+                      f"{report.total_params:,} parameters",
+                      key=state.kept(state.widget_key(state.TOOLBAR, "analysis_on")))
+    if not shown:
+        return
+    key = state.widget_key(state.TOOLBAR, "analysis", state.get(state.REVISION))
+    ids = [row["id"] for row in rows]
+    st.dataframe(rows, key=key, on_select=lambda: _on_select_row(key, ids),
+                 selection_mode="single-row", hide_index=True, width="stretch",
+                 column_config={"parameters": st.column_config.NumberColumn(format="%d")})
+    st.caption("Click a row's box to select that layer on the canvas.")
 
 
 def _inspector(design: Design, report: Report) -> None:
@@ -751,11 +755,13 @@ def _render() -> None:
     with st.container():
         _show_flash()
     report = analyze(design)
-    with st.container():
-        _toolbar(store, design, report)
+    toolbar = st.container()
     canvas_col, inspector_col = st.columns([4.2, 1.5])
     with canvas_col:
-        _canvas(design, report)
+        _canvas(design, report)  # first: the canvas's new data reaches the browser sooner
+    with toolbar:
+        _toolbar(store, design, report)
+    with canvas_col:
         _analysis(design, report)
     with inspector_col:
         _inspector(design, report)

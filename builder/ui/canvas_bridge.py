@@ -39,8 +39,12 @@ def _first_sentence(text: str) -> str:
     return text
 
 
-def face(design: Design, report: Report, node) -> dict[str, Any]:
-    """What one node shows: its title, id, shape, parameters and first problem."""
+def face(design: Design, report: Report, node, incoming: int | None = None) -> dict[str, Any]:
+    """What one node shows: its title, id, shape, parameters and first problem.
+
+    Args:
+        incoming: the node's number of incoming edges, when counted already.
+    """
     layer_type = catalog.get(node.type)
     analysis = report.nodes.get(node.id)
     problems = report.problems_for(node.id)
@@ -49,7 +53,7 @@ def face(design: Design, report: Report, node) -> dict[str, Any]:
         meta.append(format_shape(analysis.output_shape))
     count = analysis.param_count if analysis is not None else None
     status = analysis.status if analysis is not None else "error"
-    handles = edits.input_handles(design, node)
+    handles = edits.input_handles(design, node, incoming)
     named = layer_type is not None and edits.is_multi_input(node.type)
     if named and layer_type.input_names:
         labels = [layer_type.input_names[i] if i < len(layer_type.input_names) else str(i + 1)
@@ -85,8 +89,11 @@ def drawn_graph(design: Design) -> dict[str, list]:
         x, y = edits.safe_position(*node.position)
         nodes.append({"id": node.id, "x": x, "y": y})
     edges = []
-    for node_id in seen:
-        for edge, handle in edits.incoming_with_handles(design, node_id):
+    incoming = edits.incoming_by_target(design)
+    for node in design.nodes:
+        if node.id not in incoming:
+            continue
+        for edge, handle in edits.handles_of(design, node, incoming.pop(node.id)):
             if edge.source in seen:
                 edges.append({"source": edge.source, "target": edge.target, "handle": handle})
     return {"nodes": nodes, "edges": edges}
@@ -134,9 +141,13 @@ def bumped(revs: Revisions, *, graph: bool = False, select: bool = False,
 def payload(design: Design, report: Report, *, selected: str | None, revisions: Revisions,
             ack: dict | None, design_key: str) -> dict[str, Any]:
     """Everything the canvas is given in one run."""
+    counts: dict[str, int] = {}
+    for edge in design.edges:
+        counts[edge.target] = counts.get(edge.target, 0) + 1
     return {
         "graph": drawn_graph(design),
-        "faces": {node.id: face(design, report, node) for node in design.nodes},
+        "faces": {node.id: face(design, report, node, counts.get(node.id, 0))
+                  for node in design.nodes},
         "selected": selected,
         "rev": revisions.rev,
         "selectRev": revisions.select_rev,

@@ -187,7 +187,7 @@ def title_of(node: Node) -> str:
     return quick_add.describe(layer_type, params)
 
 
-def input_handles(design: Design, node: Node) -> list[str]:
+def input_handles(design: Design, node: Node, count: int | None = None) -> list[str]:
     """The names of a node's input handles on the canvas, in input order.
 
     None for an Input; ``in`` for a one-input layer; the catalog's input names for a
@@ -203,7 +203,8 @@ def input_handles(design: Design, node: Node) -> list[str]:
         return ["in"]
     if layer_type.input_names and layer_type.max_inputs is not None:
         return list(layer_type.input_names[: layer_type.max_inputs])
-    count = sum(1 for e in design.edges if e.target == node.id)
+    if count is None:
+        count = sum(1 for e in design.edges if e.target == node.id)
     return [f"in{i}" for i in range(count + 1)]
 
 
@@ -212,11 +213,24 @@ def incoming_with_handles(design: Design, node_id: str) -> list[tuple[Edge, str]
     node = design.node(node_id)
     if node is None:
         return []
-    edges = _incoming_in_order(design, node_id)
+    return handles_of(design, node, _incoming_in_order(design, node_id))
+
+
+def handles_of(design: Design, node: Node, edges: list[Edge]) -> list[tuple[Edge, str]]:
+    """``edges`` (a node's incoming edges, in input order) with the handle each enters."""
     if not is_multi_input(node.type):
         return [(edge, "in") for edge in edges]
-    names = input_handles(design, node)
+    names = input_handles(design, node, len(edges))
     return [(edge, names[i] if i < len(names) else f"in{i}") for i, edge in enumerate(edges)]
+
+
+def incoming_by_target(design: Design) -> dict[str, list[Edge]]:
+    """Every node's incoming edges in input order (by slot, then listing), in one pass."""
+    incoming: dict[str, list[tuple[int, Edge]]] = {}
+    for i, edge in enumerate(design.edges):
+        incoming.setdefault(edge.target, []).append((i, edge))
+    return {target: [e for _, e in sorted(pairs, key=lambda p: (
+        p[1].slot is None, p[1].slot or 0, p[0]))] for target, pairs in incoming.items()}
 
 
 def find_edge(design: Design, source: str, target: str, handle: str | None) -> Edge | None:

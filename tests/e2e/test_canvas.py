@@ -303,6 +303,27 @@ def test_keyboard_undo_redo_view_kept_and_drag_selects(app_url, page, shot):
     expect(node(page, "dropout_1")).not_to_have_class(re.compile("selected"))
     shot(page, "2-dragged-selected")
 
+    # The pane's menu offers typing a layer where it was opened; a node's menu duplicates.
+    settle(page)
+    flow = page.locator(".nc-flow").bounding_box()
+    page.mouse.click(flow["x"] + flow["width"] - 120, flow["y"] + 60, button="right")
+    typed = page.get_by_label("Type a layer to add here")
+    expect(typed).to_be_focused()
+    typed.fill("Dense 5 tanh")
+    typed.press("Enter")
+    expect(node(page, "dense_3")).to_contain_text("Dense 5 tanh")
+    expect_inspector(page, "dense_3")
+    settle(page)
+    node(page, "dense_3").click(button="right")
+    page.get_by_role("menu").get_by_role("button", name="Duplicate").click()
+    expect(node(page, "dense_4")).to_contain_text("Dense 5 tanh")
+    expect_inspector(page, "dense_4")
+    settle(page)
+    page.keyboard.press("Control+d")  # the selection (the copy) once more
+    expect(node(page, "dense_5")).to_be_visible()
+    expect(page.get_by_text("7 layers · saved")).to_be_visible()
+    shot(page, "3-menus-and-duplicates")
+
 
 EDGES_THROUGH_NODES = """() => {
   const boxes = [...document.querySelectorAll('.react-flow__node')].map(n => (
@@ -354,7 +375,7 @@ def test_auto_layout_puts_a_skip_connection_beside_the_chain(app_url, page, shot
     # that layer on the canvas.
     click_empty(page)
     expect(page.get_by_role("button", name="Close")).to_have_count(0)
-    page.get_by_text("Analysis: 4 layers", exact=False).click()
+    page.get_by_text("Analysis table: 4 layers", exact=False).click()
     table = page.locator('[data-testid="stDataFrame"]')
     expect(table).to_be_visible()
     table.scroll_into_view_if_needed()

@@ -301,7 +301,9 @@ def test_the_analysis_table_and_the_problem_count_select_and_centre_a_layer(home
     data = canvas_data(at)
     assert data["selected"] == "conv2d_1" and data["focus"]
     assert data["selectRev"] == select_rev + 1
-    table = at.dataframe[0].value  # the Analyze view, in graph order
+    assert not at.dataframe  # the table is drawn only when asked for
+    at.toggle(key=state.widget_key(state.TOOLBAR, "analysis_on")).set_value(True).run()
+    table = ok(at).dataframe[0].value  # the Analyze view, in graph order
     assert list(table["id"]) == ["input_1", "conv2d_1"]
     assert "expects an image" in table["problems"][1]
 

@@ -5,7 +5,7 @@
 // deletion or drop shows at once and is queued for Python (ops.js). Python keeps the
 // design and answers with the analysis (faces), which the nodes draw from a context,
 // and replaces the drawn graph only when it bumps `rev` (open, undo, add, layout...).
-import React, { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import React, { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import {
   Background, Controls, MarkerType, MiniMap, ReactFlow, getNodesBounds,
   useEdgesState, useNodesInitialized, useNodesState, useReactFlow,
@@ -15,6 +15,7 @@ import RoutedEdge from "./RoutedEdge.jsx";
 import Palette, { DRAG_TYPE } from "./Palette.jsx";
 import { layOut } from "./layout.js";
 import { acknowledge, edgeId, newQueue, push } from "./ops.js";
+import { newFaces, update } from "./faces.js";
 
 const NODE_TYPES = { layer: LayerNode };
 const EDGE_TYPES = { routed: RoutedEdge };
@@ -22,6 +23,7 @@ const NODE_SIZE = { width: 220, height: 78 };
 const READABLE_ZOOM = 0.8; // 14 px titles stay above 11 px on screen
 const PADDING = 40;
 const DELETE_KEYS = ["Delete", "Backspace"];
+const MENU_SIZE = { width: 200, height: 130 };
 const MARKER = { type: MarkerType.ArrowClosed, width: 16, height: 16 };
 
 function toNodes(graph, selected, previous) {
@@ -108,6 +110,19 @@ export default function Canvas({ data, setStateValue }) {
         ? { ...e, data: { route: route.points } } : e;
     });
     selectedRef.current = data.selected;
+    // Keep the objects of nodes and edges that did not change, so React Flow redraws only
+    // what did (an added node, not all 500).
+    const before = new Map(flow.getNodes().map((n) => [n.id, n]));
+    ns = ns.map((n) => {
+      const old = before.get(n.id);
+      return old && old.position.x === n.position.x && old.position.y === n.position.y
+        && Boolean(old.selected) === Boolean(n.selected) && old.type === n.type ? old : n;
+    });
+    const edgesBefore = new Map(flow.getEdges().map((e) => [e.id, e]));
+    es = es.map((e) => {
+      const old = edgesBefore.get(e.id);
+      return old && !old.selected && (old.data?.route || null) === (e.data?.route || null) ? old : e;
+    });
     setNodes(ns);
     setEdges(es);
     setPendingFaces((faces) => Object.fromEntries(Object.entries(faces).filter(([id]) => ns.some((n) => n.id === id))));
@@ -212,14 +227,36 @@ export default function Canvas({ data, setStateValue }) {
     data.fitRev, data.layoutRev]); // after the effect above has read the new numbers
 
   // Browser -> Python -----------------------------------------------------------------
-  // The selection is one thing: the node last clicked or grabbed is the inspector's.
+  // The selection is one thing: the node last clicked or grabbed is the inspector's. It is
+  // told to Python when the mouse button is released, so a drag starts no Python run.
+  const pointer = useRef({ down: false, pending: undefined });
   const choose = useCallback((id) => {
     if (id && id.startsWith("__new_")) return;
+    if (pointer.current.down) {
+      pointer.current.pending = id;
+      return;
+    }
     if (id !== selectedRef.current) {
       selectedRef.current = id;
       send({ op: "select", id });
     }
   }, [send]);
+  useEffect(() => {
+    const root = rootRef.current;
+    const down = () => { pointer.current.down = true; };
+    const up = () => {
+      pointer.current.down = false;
+      const { pending } = pointer.current;
+      pointer.current.pending = undefined;
+      if (pending !== undefined) choose(pending);
+    };
+    root.addEventListener("pointerdown", down, true);
+    window.addEventListener("pointerup", up, true);
+    return () => {
+      root.removeEventListener("pointerdown", down, true);
+      window.removeEventListener("pointerup", up, true);
+    };
+  }, [choose]);
 
   const onSelectionChange = useCallback(({ nodes: chosen }) => {
     const ids = chosen.map((n) => n.id);
@@ -328,9 +365,26 @@ export default function Canvas({ data, setStateValue }) {
   const openMenu = useCallback((e, kind, id) => {
     e.preventDefault();
     const box = rootRef.current.getBoundingClientRect();
-    setMenu({ kind, id, left: e.clientX - box.left, top: e.clientY - box.top,
+    // kept inside the canvas: a menu opened near its bottom or right edge opens up or left
+    const left = Math.min(e.clientX - box.left, box.width - MENU_SIZE.width);
+    const top = Math.min(e.clientY - box.top, box.height - MENU_SIZE.height);
+    setMenu({ kind, id, left, top,
       at: flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }) });
   }, [flow]);
+
+  // Stable handlers: new function props on every Python run would make React Flow
+  // re-render more than the one node whose face changed.
+  const onNodeClick = useCallback((_, n) => choose(n.id), [choose]);
+  const onNodeContextMenu = useCallback((e, n) => openMenu(e, "node", n.id), [openMenu]);
+  const onEdgeContextMenu = useCallback((e, ed) => openMenu(e, "edge", ed.id), [openMenu]);
+  const onPaneContextMenu = useCallback((e) => openMenu(e, "pane", null), [openMenu]);
+  const onPaneClick = useCallback(() => setMenu(null), []);
+  const onMoveEnd = useCallback((_, viewport) => saveViewport(data.designKey, viewport),
+    [data.designKey]);
+  const onAdd = useCallback((type) => send({ op: "add", type, position: null, onEdge: null }),
+    [send]);
+  const onQuickAdd = useCallback((text) => send({ op: "quick_add", text, position: null }),
+    [send]);
 
   const menuItems = () => {
     if (!menu) return null;
@@ -371,27 +425,29 @@ export default function Canvas({ data, setStateValue }) {
     );
   };
 
-  const faces = useMemo(() => ({ ...data.faces, ...pendingFaces }), [data.faces, pendingFaces]);
+  const facesStore = useRef(null);
+  if (facesStore.current === null) {
+    facesStore.current = newFaces();
+    update(facesStore.current, data.faces);
+  }
+  useLayoutEffect(() => { // before the paint: the changed nodes redraw with it
+    update(facesStore.current, { ...data.faces, ...pendingFaces });
+  }, [data.faces, pendingFaces]);
 
   return (
-    <FacesContext.Provider value={faces}>
+    <FacesContext.Provider value={facesStore.current}>
       <div className="nc-root" ref={rootRef} tabIndex={-1}>
-        <Palette groups={data.palette}
-                 onAdd={(type) => send({ op: "add", type, position: null, onEdge: null })}
-                 onQuickAdd={(text) => send({ op: "quick_add", text, position: null })} />
+        <Palette groups={data.palette} onAdd={onAdd} onQuickAdd={onQuickAdd} />
         <div className="nc-flow" onDragOver={onDragOver} onDrop={onDrop}>
           <ReactFlow nodes={nodes} edges={edges} nodeTypes={NODE_TYPES} edgeTypes={EDGE_TYPES}
             onNodesChange={onNodesChange} onEdgesChange={onEdgesChange}
-            onSelectionChange={onSelectionChange} onNodeClick={(_, n) => choose(n.id)}
+            onSelectionChange={onSelectionChange} onNodeClick={onNodeClick}
             onNodeDragStart={onNodeDragStart} onNodeDragStop={onNodeDragStop}
             onConnect={onConnect} isValidConnection={isValidConnection}
             onReconnect={onReconnect} onReconnectStart={onReconnectStart} onReconnectEnd={onReconnectEnd}
             onDelete={onDelete} deleteKeyCode={DELETE_KEYS}
-            onNodeContextMenu={(e, node) => openMenu(e, "node", node.id)}
-            onEdgeContextMenu={(e, edge) => openMenu(e, "edge", edge.id)}
-            onPaneContextMenu={(e) => openMenu(e, "pane", null)}
-            onPaneClick={() => setMenu(null)}
-            onMoveEnd={(_, viewport) => saveViewport(data.designKey, viewport)}
+            onNodeContextMenu={onNodeContextMenu} onEdgeContextMenu={onEdgeContextMenu}
+            onPaneContextMenu={onPaneContextMenu} onPaneClick={onPaneClick} onMoveEnd={onMoveEnd}
             minZoom={0.05} maxZoom={2.5} selectionOnDrag={false} panOnDrag
             selectionKeyCode="Shift" multiSelectionKeyCode={["Meta", "Control"]}
             proOptions={{ hideAttribution: true }} defaultEdgeOptions={{ type: "routed" }}>

@@ -3,13 +3,14 @@
 // size); one named input handle per input slot on top, one output handle below.
 import React, { createContext, memo, useContext, useEffect } from "react";
 import { Handle, Position, useUpdateNodeInternals } from "@xyflow/react";
+import { useFace } from "./faces.js";
 
-export const FacesContext = createContext({});
+export const FacesContext = createContext(null); // the faces store (faces.js), set once
 
 const MISSING = { title: "…", type: "", category: "", inputs: [], meta: "", status: "ok" };
 
 function LayerNode({ id, selected }) {
-  const face = useContext(FacesContext)[id] || MISSING;
+  const face = useFace(useContext(FacesContext), id) || MISSING;
   const updateNodeInternals = useUpdateNodeInternals();
   const inputs = face.inputs || [];
   const handleKey = inputs.join("|");

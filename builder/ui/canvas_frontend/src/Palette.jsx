@@ -1,11 +1,11 @@
 // The palette: every layer from the catalog (sent by Python), grouped by category, with a
 // search box that also takes quick-add text ("Conv2D 32 3 relu", Enter). Drag an entry
 // onto the canvas to place it; click it to append it below the selected node.
-import React, { useState } from "react";
+import React, { memo, useState } from "react";
 
 export const DRAG_TYPE = "application/x-neural-canvas-layer";
 
-export default function Palette({ groups, onAdd, onQuickAdd }) {
+function Palette({ groups, onAdd, onQuickAdd }) {
   const [text, setText] = useState("");
   const [open, setOpen] = useState(() => Object.fromEntries(groups.map((g) => [g.category, g.open])));
   const query = text.trim().split(/\s+/)[0].toLowerCase();
@@ -51,3 +51,8 @@ export default function Palette({ groups, onAdd, onQuickAdd }) {
     </aside>
   );
 }
+
+// Python sends the palette on every run; it is drawn again only when it changed.
+export default memo(Palette, (before, after) => before.onAdd === after.onAdd
+  && before.onQuickAdd === after.onQuickAdd
+  && JSON.stringify(before.groups) === JSON.stringify(after.groups));
