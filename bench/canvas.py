@@ -7,12 +7,10 @@ is measured with Streamlit's AppTest, which runs the page script as the server
 does (without a browser), by typing a new unit count in the inspector each run.
 The browser's side (edit to node on screen, drop, drag) is bench/canvas_browser.py.
 
-Baseline, measured in the same run: a full ``analyze_uncached()`` of the same
-designs (every node traced; the page's analysis re-traces only the edited node and
-the nodes whose inputs changed shape). A run after a drag (positions only: the
-analysis comes from its cache) is shown too. The last line is the ratio page run
-after an edit / full analyze for the 100-node design, with the absolute figures;
-the target is under 100 ms for 100 nodes.
+A run after a drag (positions only: the analysis comes from its cache) and a full
+``analyze_uncached()`` of the same design (every node traced) are shown beside it for
+scale. The last line is the absolute server time of a page run after an edit at 100
+nodes (target: under 100 ms); the browser's side is bench/canvas_browser.py.
 """
 
 from __future__ import annotations
@@ -140,10 +138,10 @@ def main() -> None:
                   f"after a drag {move_s * 1000:6.1f} ms | "
                   f"full analyze {analyze_s * 1000:7.1f} ms | "
                   f"canvas state {draw_s * 1000:5.1f} ms")
-    analyze_s, page_s, _ = rows[100]
+    _, page_s, _ = rows[100] if 100 in rows else rows[max(rows)]
     verdict = "meets" if page_s < 0.1 else "misses"
-    print(f"canvas page run after an edit / full analyze (100 nodes): {page_s / analyze_s:.2f}x "
-          f"({page_s * 1000:.1f} ms / {analyze_s * 1000:.1f} ms); {verdict} the 100 ms target")
+    print(f"Build page server time after an edit (100 nodes): {page_s * 1000:.1f} ms; "
+          f"{verdict} the 100 ms target")
 
 
 if __name__ == "__main__":

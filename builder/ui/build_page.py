@@ -583,8 +583,7 @@ def _analysis(design: Design, report: Report) -> None:
     rows = canvas_bridge.analysis_rows(design, report)
     if not rows:
         return
-    shown = st.toggle(f"Analysis table: {len(rows)} layer{'s' if len(rows) != 1 else ''}, "
-                      f"{report.total_params:,} parameters",
+    shown = st.toggle("Analysis table: every layer's output shape, parameters and problems",
                       key=state.kept(state.widget_key(state.TOOLBAR, "analysis_on")))
     if not shown:
         return
