@@ -711,4 +711,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.workspace:
         os.environ["NEURAL_CANVAS_HOME"] = os.path.abspath(args.workspace)
-    return args.run(args)
+    from builder.workspace import WorkspaceError
+
+    try:
+        return args.run(args)
+    except WorkspaceError as exc:  # a workspace that is a file, unreadable, ...: one sentence
+        print(str(exc), file=sys.stderr)
+        return 2

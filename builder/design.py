@@ -162,6 +162,16 @@ class Design:
             ) from exc
         except RecursionError as exc:
             raise DesignFormatError("The JSON is nested too deeply to be a design.") from exc
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            raise DesignFormatError(
+                f"The file holds a value JSON can be read with but no design uses ({exc}). "
+                "Choose a design JSON file saved from Neural Canvas."
+            ) from exc
+        if _nested_deeper_than(raw, MAX_NESTING):
+            raise DesignFormatError(
+                f"The JSON is nested more than {MAX_NESTING} levels deep; no design is. "
+                "Choose a design JSON file saved from Neural Canvas."
+            )
         return cls.from_dict(raw)
 
     @classmethod
@@ -190,6 +200,7 @@ class Design:
         role = data.get("role") or "model"
         if not isinstance(name, str):
             raise DesignFormatError(f"The design 'name' must be text; got {name!r:.40}.")
+        name = "".join(c for c in name if c.isprintable())  # no NUL, escapes or line breaks
         if role not in ROLES:
             raise DesignFormatError(
                 f"The design 'role' must be one of {', '.join(ROLES)}; got {role!r:.40}."
@@ -197,6 +208,23 @@ class Design:
         known = {"format", "version", "name", "role", "nodes", "edges"}
         extra = {k: v for k, v in data.items() if k not in known}
         return cls(nodes=nodes, edges=edges, name=name, role=role, extra=extra)
+
+
+MAX_NESTING = 64
+
+
+def _nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and objects nest more than ``limit`` levels (checked without recursion,
+    so a hostile file cannot exhaust the stack of the code that copies or saves it)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _too_large(size: int) -> str:

@@ -81,7 +81,8 @@ def clean_name(name: object) -> str:
     """
     if not isinstance(name, str):
         raise DesignNameError(f"A design name must be text; got {type(name).__name__}.")
-    text = " ".join(name.split())
+    # Control characters (NUL, escapes, line breaks) are not part of a name anyone typed.
+    text = " ".join("".join(c if c.isprintable() else " " for c in name).split())
     if not text:
         raise DesignNameError("A design name cannot be empty. Type a name.")
     if len(text) > MAX_NAME_LENGTH:

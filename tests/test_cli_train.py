@@ -302,3 +302,25 @@ def test_a_regression_run_says_which_scores_are_in_target_units(tmp_path, monkey
     assert "The loss is on the standardised target" in output.out
     final = next(line for line in output.out.splitlines() if line.startswith("Final: "))
     assert "test loss (standardised target)" in final and "test mae (target units)" in final
+
+
+@pytest.mark.parametrize("command", [["export", "1"], ["check", "templates/mlp_classifier.json"]])
+def test_a_workspace_that_is_a_file_is_one_sentence_and_exit_2(files, capsys, tmp_path,
+                                                               command):
+    not_a_folder = tmp_path / "passwd"
+    not_a_folder.write_text("root:x:0:0\n")
+    code = main(["--workspace", str(not_a_folder), *command])
+    err = capsys.readouterr().err
+    if command[0] == "check":  # check needs no workspace
+        assert code == 0
+        return
+    assert code == 2 and "is a file, not a folder" in err and "Traceback" not in err
+
+
+def test_a_design_with_a_5000_digit_number_is_refused_in_one_sentence(capsys, tmp_path):
+    path = tmp_path / "big.json"
+    path.write_text('{"nodes": [{"id": "d", "type": "Dense", "params": {"units": '
+                    + "9" * 5000 + "}}], \"edges\": []}")
+    code = main(["check", str(path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "no design uses" in err and "Traceback" not in err

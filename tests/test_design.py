@@ -109,3 +109,26 @@ def test_templates_load():
     for template in templates:
         assert template.title and len(template.description) > 60
         assert template.designs
+
+
+# -- hostile files (issue 18) -------------------------------------------------------------
+
+
+def test_a_huge_integer_is_refused_with_a_sentence_not_a_traceback():
+    text = '{"nodes": [{"id": "d", "type": "Dense", "params": {"units": ' + "9" * 5000 + "}}]}"
+    with pytest.raises(DesignFormatError, match="no design uses"):
+        Design.from_json(text)
+
+
+def test_deep_nesting_is_refused_before_anything_copies_it():
+    for levels, words in ((980, "nested"), (200, "nested more than 64 levels")):
+        text = '{"nodes": [], "edges": [], "x": ' + "[" * levels + "]" * levels + "}"
+        with pytest.raises(DesignFormatError, match=words):
+            Design.from_json(text)
+    shallow = Design.from_json('{"nodes": [], "edges": [], "x": [[[1]]]}')
+    assert shallow.copy().extra == {"x": [[[1]]]}
+
+
+def test_control_characters_leave_design_names():
+    design = Design.from_json('{"name": "a\\u0000b\\u001b[31m\\nc", "nodes": [], "edges": []}')
+    assert design.name == "ab[31mc"

@@ -159,3 +159,9 @@ def test_ensure_creates_the_folder_and_refuses_a_file(tmp_path):
     with pytest.raises(workspace.WorkspaceError, match="is a file, not a folder"):
         workspace.ensure(afile)
     assert workspace.store_path(made).name == workspace.STORE_FILENAME
+
+
+def test_control_characters_leave_names_typed_or_loaded():
+    from builder.store import clean_name
+
+    assert clean_name("my\x00 net\n\t2") == "my net 2"

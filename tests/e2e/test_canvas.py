@@ -404,3 +404,18 @@ def test_a_template_opens_fitted_and_readable(app_url, page, shot):
     assert page.evaluate(EDGES_THROUGH_NODES) == []
     expect(page.locator(".react-flow__minimap")).to_be_visible()
     shot(page, "1-resnet")
+
+
+def test_ten_quick_palette_clicks_make_ten_saved_layers(app_url, page, shot):
+    """Issue 18: clicks 0.15 s apart were lost; every edit is now queued until Python has
+    applied it."""
+    open_new_design(page, app_url)
+    item = palette_item(page, "Dense")
+    for _ in range(10):
+        item.click()
+        page.wait_for_timeout(150)
+    expect(page.locator(".react-flow__node")).to_have_count(10)
+    expect(page.get_by_text("10 layers · saved")).to_be_visible()
+    page.reload()
+    expect(page.locator(".react-flow__node")).to_have_count(10, timeout=90_000)
+    shot(page, "1-ten-layers")
