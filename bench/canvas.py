@@ -102,7 +102,8 @@ def time_page_edit(at: AppTest, units: int) -> float:
 def time_page_move(at: AppTest, step: int) -> float:
     """One page run after a drag: the design's shapes are unchanged, so analysis is cached."""
     at.session_state[build_page.CANVAS_KEY] = {"edits": {"session": "bench", "ops": [
-        {"seq": 1000 + step, "op": "move", "positions": {"inp": [float(step), -50.0]}}]}}
+        {"seq": 1000 + step, "op": "move", "positions": {"inp": [float(step), -50.0]},
+         "design": str(at.session_state[state.DESIGN_ID.name])}]}}
     at.run()
     if at.session_state[state.DESIGN.name].nodes[0].position[0] != float(step):
         raise SystemExit("the drag did not reach the design")

@@ -497,7 +497,10 @@ def _fold_canvas_edits(design: Design) -> None:
     revs = dataclasses.replace(state.get(state.CANVAS_REVS))
     flashes = list(state.get(state.FLASH))
     fresh_widgets = False
+    open_key = str(state.get(state.DESIGN_ID))
     for op in ops:
+        if op.get("design") != open_key:
+            continue  # made on a design no longer open: acknowledged, not applied
         result = canvas_bridge.apply_op(work, op, selected)
         if result.history:
             snapshot = history.undo() if result.history == "undo" else history.redo()

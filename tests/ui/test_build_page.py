@@ -69,7 +69,8 @@ def send(at: AppTest, *ops: dict, session: str = "browser-1", resend: list | Non
          ) -> AppTest:
     """The canvas sends ops, as the component does: numbered, with any not yet
     acknowledged (``resend``) before them."""
-    numbered = [*(resend or []), *({**op, "seq": next(_SEQ)} for op in ops)]
+    design = str(at.session_state[state.DESIGN_ID.name])
+    numbered = [*(resend or []), *({"design": design, **op, "seq": next(_SEQ)} for op in ops)]
     at.session_state[build_page.CANVAS_KEY] = {"edits": {"session": session,
                                                          "ops": numbered}}
     return ok(at.run())
@@ -117,11 +118,14 @@ def test_a_chain_is_built_by_palette_clicks_alone(home):
 
 def test_every_edit_is_applied_once_and_acknowledged(home):
     at = ok(run())
-    first = {"op": "add", "type": "Input", "position": [0, 0], "onEdge": None, "seq": 1000}
+    design = str(at.session_state[state.DESIGN_ID.name])
+    first = {"op": "add", "type": "Input", "position": [0, 0], "onEdge": None, "seq": 1000,
+             "design": design}
     at.session_state[build_page.CANVAS_KEY] = {"edits": {"session": "tab", "ops": [first]}}
     ok(at.run())
     # The canvas has not seen the acknowledgement yet: it sends the op again with a new one.
-    second = {"op": "add", "type": "Dense", "position": None, "onEdge": None, "seq": 1001}
+    second = {"op": "add", "type": "Dense", "position": None, "onEdge": None, "seq": 1001,
+              "design": design}
     at.session_state[build_page.CANVAS_KEY] = {"edits": {"session": "tab",
                                                          "ops": [first, second]}}
     ok(at.run())
@@ -129,6 +133,19 @@ def test_every_edit_is_applied_once_and_acknowledged(home):
     assert canvas_data(at)["ack"] == {"session": "tab", "seq": 1001}
     ok(at.run())  # a rerun with the same value changes nothing
     assert len(design_of(at).nodes) == 2
+
+
+def test_an_edit_made_on_another_design_is_acknowledged_not_applied(home):
+    at = ok(run())
+    at = add(at, "Input")
+    first = at.session_state[state.DESIGN_ID.name]
+    at = click(at, state.DESIGNS, "new")  # the move below was on its way meanwhile
+    at = send(at, {"op": "move", "positions": {"input_1": [9, 9]}, "design": str(first)},
+              {"op": "add", "type": "Dense", "position": [0, 0], "onEdge": None})
+    assert [n.id for n in design_of(at).nodes] == ["dense_1"]
+    assert canvas_data(at)["ack"]["seq"] == at.session_state[state.CANVAS_APPLIED.name][1]
+    at = click(at, state.DESIGNS, "open", first)
+    assert design_of(at).node("input_1").position != (9.0, 9.0)
 
 
 def test_quick_add_text_adds_the_layer_or_says_why_not(home):

@@ -90,7 +90,10 @@ export default function Canvas({ data, setStateValue }) {
   const facesRef = useRef(data.faces);
   facesRef.current = data.faces;
 
-  const send = useCallback((op) => push(queue.current, op, setStateValue), [setStateValue]);
+  const designKey = useRef(data.designKey);
+  designKey.current = data.designKey;
+  const send = useCallback((op) => push(queue.current, op, setStateValue, designKey.current),
+    [setStateValue]);
 
   // Python -> browser -------------------------------------------------------------------
   useEffect(() => { acknowledge(queue.current, data.ack); }, [data.ack]);

@@ -18,9 +18,11 @@ export function acknowledge(queue, ack) {
   }
 }
 
-export function push(queue, op, setStateValue) {
+// Each op names the design it was made on, so an op still on its way when another design
+// is opened is not applied to that one.
+export function push(queue, op, setStateValue, design) {
   queue.seq += 1;
-  queue.pending = [...queue.pending, { ...op, seq: queue.seq }];
+  queue.pending = [...queue.pending, { ...op, seq: queue.seq, design }];
   setStateValue("edits", { session: queue.session, ops: queue.pending });
 }
 
