@@ -95,8 +95,15 @@ class Design:
     def inputs_of(self, node_id: str) -> list[str]:
         """Ids of the nodes feeding ``node_id``, in input order (by slot, then listing)."""
         incoming = [(i, e) for i, e in enumerate(self.edges) if e.target == node_id]
-        incoming.sort(key=lambda pair: (pair[1].slot is None, pair[1].slot or 0, pair[0]))
-        return [e.source for _, e in incoming]
+        return [e.source for _, e in sorted(incoming, key=_input_order)]
+
+    def incoming(self) -> dict[str, list[Edge]]:
+        """Every node's incoming edges in input order, in one pass over the edges."""
+        by_target: dict[str, list[tuple[int, Edge]]] = {}
+        for i, edge in enumerate(self.edges):
+            by_target.setdefault(edge.target, []).append((i, edge))
+        return {target: [e for _, e in sorted(pairs, key=_input_order)]
+                for target, pairs in by_target.items()}
 
     def outputs_of(self, node_id: str) -> list[str]:
         """Ids of the nodes ``node_id`` feeds."""
@@ -208,6 +215,12 @@ class Design:
         known = {"format", "version", "name", "role", "nodes", "edges"}
         extra = {k: v for k, v in data.items() if k not in known}
         return cls(nodes=nodes, edges=edges, name=name, role=role, extra=extra)
+
+
+def _input_order(pair: tuple[int, Edge]) -> tuple:
+    """The one definition of input order: by slot (edges without one last), then listing."""
+    index, edge = pair
+    return (edge.slot is None, edge.slot or 0, index)
 
 
 MAX_NESTING = 64

@@ -89,7 +89,7 @@ def drawn_graph(design: Design) -> dict[str, list]:
         x, y = edits.safe_position(*node.position)
         nodes.append({"id": node.id, "x": x, "y": y})
     edges = []
-    incoming = edits.incoming_by_target(design)
+    incoming = design.incoming()
     for node in design.nodes:
         if node.id not in incoming:
             continue

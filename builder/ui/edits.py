@@ -45,9 +45,7 @@ def is_multi_input(type_id: str) -> bool:
 
 
 def _incoming_in_order(design: Design, target: str) -> list[Edge]:
-    incoming = [(i, e) for i, e in enumerate(design.edges) if e.target == target]
-    incoming.sort(key=lambda pair: (pair[1].slot is None, pair[1].slot or 0, pair[0]))
-    return [e for _, e in incoming]
+    return design.incoming().get(target, [])
 
 
 def connect(design: Design, source: str, target: str) -> None:
@@ -222,15 +220,6 @@ def handles_of(design: Design, node: Node, edges: list[Edge]) -> list[tuple[Edge
         return [(edge, "in") for edge in edges]
     names = input_handles(design, node, len(edges))
     return [(edge, names[i] if i < len(names) else f"in{i}") for i, edge in enumerate(edges)]
-
-
-def incoming_by_target(design: Design) -> dict[str, list[Edge]]:
-    """Every node's incoming edges in input order (by slot, then listing), in one pass."""
-    incoming: dict[str, list[tuple[int, Edge]]] = {}
-    for i, edge in enumerate(design.edges):
-        incoming.setdefault(edge.target, []).append((i, edge))
-    return {target: [e for _, e in sorted(pairs, key=lambda p: (
-        p[1].slot is None, p[1].slot or 0, p[0]))] for target, pairs in incoming.items()}
 
 
 def find_edge(design: Design, source: str, target: str, handle: str | None) -> Edge | None:
