@@ -76,10 +76,12 @@ def find_node(install: bool = True) -> Path:
         if done.returncode == 0:
             folder = _wheel_node_dir()
     if folder is None:
+        tried = (f"'{sys.executable} -m pip install {NODE_WHEEL}' failed" if install
+                 else f"{NODE_WHEEL} is not installed")
         raise CanvasBuildError(
             f"Building the canvas needs Node {MIN_NODE[0]}.{MIN_NODE[1]} or newer. None is on "
-            f"the PATH and '{sys.executable} -m pip install {NODE_WHEEL}' failed; install "
-            "Node from nodejs.org or check the connection to PyPI, then run the command again."
+            f"the PATH and {tried}; install Node from nodejs.org or check the connection to "
+            "PyPI, then run the command again."
         )
     return folder
 
