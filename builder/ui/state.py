@@ -46,7 +46,8 @@ CANVAS_REVS = Key("nc_canvas_revs", _canvas_revisions, "canvas_bridge.Revisions:
 CANVAS_APPLIED = Key("nc_canvas_applied", lambda: (None, 0), "(canvas session, number of the "
                      "last edit op applied): the canvas resends every op until acknowledged.")
 FLASH = Key("nc_flash", list, "(level, message, queued at, shown) messages shown at the top of "
-            "the page once, in the next run.")
+            "the page in every run for FLASH_SECONDS after they were queued (at least once).")
+FLASH_SECONDS = 8.0
 UPLOAD_NONCE = Key("nc_upload_nonce", lambda: 0, "Bumped after an upload to clear the uploader.")
 RUN_LOCK = Key("nc_run_lock", threading.Lock, "Held by the Build page while it folds the "
                "canvas's edits into the design: with fast reruns Streamlit starts a new run "
@@ -163,10 +164,15 @@ def flashed(queue: list, level: str, message: str) -> list:
 
 
 def take_flash() -> list[tuple[str, str]]:
-    """The messages queued since the last run; each is shown once."""
-    queued = get(FLASH)
-    put(FLASH, [])
-    return list(dict.fromkeys((level, message) for level, message, _, _ in queued))
+    """The messages to show in this run: those queued less than FLASH_SECONDS ago, and
+    any not shown yet. The canvas often answers a run at once (opening a template makes
+    it lay the design out and send the positions), and a message shown only once would
+    vanish before it can be read."""
+    now = time.monotonic()
+    shown = [(level, message, queued) for level, message, queued, seen in get(FLASH)
+             if not seen or now - queued < FLASH_SECONDS]
+    put(FLASH, [(level, message, queued, True) for level, message, queued in shown])
+    return list(dict.fromkeys((level, message) for level, message, _ in shown))
 
 
 @st.cache_resource(show_spinner=False)

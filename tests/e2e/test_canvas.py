@@ -394,8 +394,8 @@ def test_auto_layout_puts_a_skip_connection_beside_the_chain(app_url, page, shot
 
 def test_a_template_opens_fitted_and_readable(app_url, page, shot):
     open_template(page, app_url, "resnet_cnn")
-    expect(page.locator(".react-flow__node").first).to_be_visible(timeout=60_000)
-    settle(page, 1000)
+    expect(node(page, "block1_add")).to_be_visible(timeout=60_000)  # the template's own
+    settle(page, 1000)  # laid out and fitted by the canvas
     sizes = page.locator(".react-flow__node .nc-title").evaluate_all(
         "els => els.map(e => e.getBoundingClientRect().height)")
     zoom = zoom_of(viewport(page))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -379,8 +380,27 @@ def test_a_two_model_template_saves_both(home):
     names = {d.name for d in Store(store_path(home)).list_designs()}
     assert sum("(generator)" in n or "(discriminator)" in n for n in names) == 2
     assert any("the template also saved" in m.value for m in at.info)
-    at = send(at, {"op": "select", "id": None})
-    assert not any("the template also saved" in m.value for m in at.info)  # shown once
+    at = send(at, {"op": "select", "id": None})  # the canvas answers at once: still shown
+    assert any("the template also saved" in m.value for m in at.info)
+
+
+def test_a_message_goes_at_the_first_run_after_its_time(home, monkeypatch):
+    at = ok(run())
+    at = click(at, state.TEMPLATES, "gan_digits")
+    clock = time.monotonic() + state.FLASH_SECONDS + 1
+    monkeypatch.setattr(state.time, "monotonic", lambda: clock)
+    at = send(at, {"op": "select", "id": None})  # the first run after its time
+    assert not any("the template also saved" in m.value for m in at.info)
+
+
+def test_a_message_is_shown_at_least_once_however_late_its_run(home):
+    at = ok(run())
+    queued = time.monotonic() - state.FLASH_SECONDS - 5
+    at.session_state[state.FLASH.name] = [("warning", "late news", queued, False)]
+    at = ok(at.run())
+    assert any("late news" in m.value for m in at.warning)
+    at = ok(at.run())
+    assert not any("late news" in m.value for m in at.warning)
 
 
 @pytest.mark.parametrize("data, words", [
