@@ -60,8 +60,7 @@ def show(key: str, data: dict[str, Any], on_edits) -> Any:
     Raises:
         CanvasMissing: the JavaScript is not built (the page says how to build it).
     """
-    if canvas_build.is_stale() and not all(
-            (canvas_build.BUILD / name).is_file() for name in canvas_build.BUILT_FILES):
+    if not all((canvas_build.BUILD / name).is_file() for name in canvas_build.BUILT_FILES):
         raise CanvasMissing(
             "The canvas's JavaScript has not been built. Start the app with ./dev.sh app "
             "(it builds it), or run: python -m builder.ui.canvas_build")
