@@ -468,18 +468,9 @@ def _train(args) -> int:
             files["checkpoint"] = str(out / train_module.CHECKPOINT_FILE)
         if (out / "learning_cycle.json").is_file():
             files["learning_cycle"] = str(out / "learning_cycle.json")
-        if result.model is not None and result.epochs_done > 0:
-            from builder.jobs import save_example_inputs, serving_model
+        from builder.run_files import save_models
 
-            result.model.save(out / "model.keras")
-            files["model"] = str(out / "model.keras")
-            serving = serving_model(data, result.model)
-            if serving is not None:
-                serving.save(out / "serving_model.keras")
-                files["serving_model"] = str(out / "serving_model.keras")
-                examples = save_example_inputs(data, out)
-                if examples is not None:
-                    files["examples"] = str(examples)
+        files.update(save_models(result, data, out))
         history = (store.epochs(run_id) if store is not None else [])
         rows = ([{"epoch": r.epoch, **r.metrics, "seconds": r.seconds, "partial": r.partial}
                  for r in history] if history else result.history)

@@ -4,8 +4,13 @@ A :class:`JobManager` lives once per process (:func:`manager`), so Streamlit
 reruns, page switches, a closed tab and a second browser tab all see the same
 jobs: a page keeps only the run id and polls ``job.progress.snapshot()``.
 
-Each job trains in its own thread. Jobs that want the same device (the same
-:attr:`DevicePlan.key`) wait in a first-come queue and know their place in it.
+Each training session runs in its own worker process (:mod:`builder.worker`,
+spawned, never forked), so the server never trains: the live page costs the run
+nothing, and a worker that dies takes nothing else with it. A thread of this process
+watches each job: it waits for the device, starts the worker, turns the worker's
+events into the job's :class:`LiveProgress` and the run store, and records the end.
+Jobs that want the same device (the same :attr:`DevicePlan.key`) wait in a
+first-come queue and know their place in it; one worker per device trains at a time.
 Every run is recorded in the :class:`RunStore`: its status, per-epoch metrics,
 final scores and files; a run whose process died shows as interrupted after a
 restart and can be resumed from its last checkpoint.
@@ -20,44 +25,48 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder import gan_training
+from builder import gan_training, run_files, worker
 from builder import strategy as strategy_module
+from builder.data import handoff
 from builder.design import Design, DesignFormatError
 from builder.run_store import RunRecord, RunStore, default_path
 from builder.train import (
     LiveProgress,
     TrainConfig,
-    TrainingError,
     describe_data,
-    learning_cycle_recorder,
     read_checkpoint_info,
     split_size,
-    train,
 )
 
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "starting", "running", "stopping", "saving")
 HEARTBEAT_SECONDS = 20.0
-LEARNING_CYCLE_FILE = "learning_cycle.json"
+LEARNING_CYCLE_FILE = worker.LEARNING_CYCLE_FILE
+WORKER_LOG = "worker.log"
 
 
 @dataclass
 class Job:
-    """One run's training, live in this process.
+    """One run, as this process sees it; its training happens in a worker process.
 
     Attributes:
         run_id: the run's id in the store.
-        progress: what the page polls.
-        model: the trained model after a session (Continue trains it further).
+        progress: what the page polls (fed from the worker's events).
+        data: the prepared data in this process (Explore reads it with the model).
         epochs_done: full epochs trained so far.
+        artifacts: the files the last session wrote (name -> path).
     """
 
     run_id: str
@@ -69,24 +78,48 @@ class Job:
     run_dir: Path
     progress: LiveProgress
     stop_event: threading.Event = field(default_factory=threading.Event)
-    model: object = None
     epochs_done: int = 0
     thread: threading.Thread | None = None
     resume: bool = False
-    serving_model: object = None
-    recorder: object = None
     artifacts: dict = field(default_factory=dict)
     submitted_at: float = field(default_factory=time.time)
     partner: Design | None = None  # a GAN's discriminator (``design`` is its generator)
+    process: subprocess.Popen | None = None
+    _loaded: dict = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _load_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def is_gan(self) -> bool:
         return self.partner is not None
 
     @property
+    def model(self):
+        """The trained Keras model (a GAN's generator and discriminator pair: see
+        :attr:`generator`), loaded from the run folder on first use; None before a
+        session saved one."""
+        return self._load("model") if not self.is_gan else None
+
+    @property
+    def serving_model(self):
+        """The end-to-end model on raw inputs, or None."""
+        return self._load("serving_model")
+
+    @property
     def generator(self):
         """A GAN job's trained generator (None before the first epoch or for other runs)."""
-        return getattr(self.model, "generator", None) if self.is_gan else None
+        return self._load("model") if self.is_gan else None
+
+    def _load(self, name: str):
+        path = self.artifacts.get(name)
+        if not path or self.active or not Path(path).is_file():
+            return None
+        with self._load_lock:
+            stamp = (path, Path(path).stat().st_mtime)
+            cached = self._loaded.get(name)
+            if cached is None or cached[0] != stamp:
+                self._loaded[name] = (stamp, run_files.load_model(path))
+            return self._loaded[name][1]
 
     @property
     def status(self) -> str:
@@ -98,7 +131,9 @@ class Job:
 
     def stop(self) -> None:
         """Stop after the current batch (or leave the queue); what was learned is kept."""
-        self.stop_event.set()
+        with self._lock:
+            self.stop_event.set()
+            _tell(self.process, "stop")
         if self.status in ("starting", "running"):
             self.progress.set_status("stopping", "Stopping after the current batch...")
 
@@ -109,6 +144,17 @@ class Job:
             return True
         thread.join(timeout)
         return not thread.is_alive()
+
+
+def _tell(process: subprocess.Popen | None, command: str) -> None:
+    """Send a command line to a worker; a worker already gone needs none."""
+    if process is None or process.poll() is not None:
+        return
+    try:
+        process.stdin.write(command + "\n")
+        process.stdin.flush()
+    except (BrokenPipeError, OSError, ValueError):
+        pass
 
 
 class JobManager:
@@ -206,10 +252,10 @@ class JobManager:
         return job
 
     def continue_run(self, run_id: str, extra_epochs: int, data=None) -> Job:
-        """Train a stopped or finished run for more epochs, from where it is.
+        """Train a stopped or finished run for more epochs, from its last checkpoint.
 
-        A run trained in this process goes on from the model in memory; otherwise
-        (after a restart) from its last checkpoint, for which ``data`` is needed.
+        ``data`` defaults to the data the run was trained on in this process; after a
+        restart it must be given.
 
         Raises:
             ValueError: the run cannot be continued (still training, no checkpoint,
@@ -222,23 +268,18 @@ class JobManager:
         job = self.get(run_id)
         if job is not None and job.active:
             raise ValueError("This run is still training. Stop it first, or wait for it.")
-        if job is not None and job.model is not None:
-            job.config = dataclasses.replace(job.config, epochs=job.epochs_done + extra_epochs)
-            job.resume = False
-            self.store.update_config(run_id, job.config.to_dict())
-            self.store.claim(run_id)
-            job.stop_event = threading.Event()
-            job.progress.total_epochs = job.config.epochs
-            self._start(job)
-            return job
-        return self.resume_run(run_id, data, extra_epochs=extra_epochs)
+        if data is None and job is not None:
+            data = job.data
+        return self.resume_run(run_id, data, extra_epochs=extra_epochs, after_done=True)
 
-    def resume_run(self, run_id: str, data, extra_epochs: int = 0) -> Job:
+    def resume_run(self, run_id: str, data, extra_epochs: int = 0, *,
+                   after_done: bool = False) -> Job:
         """Rebuild a run from its record and checkpoint and train on.
 
         Args:
             data: the prepared data to train on; it must have the run's task.
             extra_epochs: epochs beyond the run's planned total (0: just finish it).
+            after_done: count ``extra_epochs`` from the epochs done instead (Continue).
 
         Raises:
             ValueError: no such run, no checkpoint, or data of another kind.
@@ -253,7 +294,7 @@ class JobManager:
             raise ValueError("Resuming needs the run's data. Prepare the data it was trained on "
                              f"({_data_name(record)}) on the Data page, then resume.")
         if gan_training.is_gan_record(record):
-            return self._resume_gan(record, job, data, extra_epochs)
+            return self._resume_gan(record, job, data, extra_epochs, after_done)
         task = record.data.get("task")
         if task and task != data.task:
             raise ValueError(f"The run was trained for {task}, but the data prepared now is for "
@@ -270,7 +311,7 @@ class JobManager:
             raise ValueError(f"The run's saved design or settings cannot be read ({exc}). "
                              "Start a new run instead.") from exc
         epochs_done = int(info.get("epochs_done", 0))
-        total = max(config.epochs, epochs_done) + extra_epochs
+        total = (epochs_done if after_done else max(config.epochs, epochs_done)) + extra_epochs
         if total <= epochs_done:
             total = epochs_done + 1
         config = dataclasses.replace(config, epochs=total)
@@ -282,13 +323,13 @@ class JobManager:
             for row in self.store.epochs(run_id):
                 progress.epoch_end({"epoch": row.epoch, **row.metrics, "partial": row.partial})
         progress.total_epochs = total
-        job = Job(run_id=run_id, name=record.name, design=design, data=data, config=config,
-                  plan=self.plan, run_dir=Path(record.run_dir), progress=progress,
-                  epochs_done=epochs_done, resume=True)
-        self._start(job)
-        return job
+        return self._start_again(
+            job, run_id=run_id, name=record.name, design=design, data=data, config=config,
+            plan=self.plan, run_dir=Path(record.run_dir), progress=progress,
+            epochs_done=epochs_done, resume=True, artifacts=dict(record.artifacts))
 
-    def _resume_gan(self, record: RunRecord, job: Job | None, data, extra_epochs: int) -> Job:
+    def _resume_gan(self, record: RunRecord, job: Job | None, data, extra_epochs: int,
+                    after_done: bool) -> Job:
         info = read_checkpoint_info(record.run_dir)
         if info is None:
             raise ValueError("This run has no checkpoint to resume from (it stopped before its "
@@ -303,7 +344,7 @@ class JobManager:
         if problems:
             raise ValueError(" ".join(problems))
         epochs_done = int(info.get("epochs_done", 0))
-        total = max(config.epochs, epochs_done) + extra_epochs
+        total = (epochs_done if after_done else max(config.epochs, epochs_done)) + extra_epochs
         config = dataclasses.replace(config, epochs=max(total, epochs_done + 1))
         self.store.claim(record.id)
         self.store.update_config(record.id, config.to_dict())
@@ -315,10 +356,22 @@ class JobManager:
             for row in self.store.epochs(record.id):
                 progress.epoch_end({"epoch": row.epoch, **row.metrics, "partial": row.partial})
         progress.total_epochs = config.epochs
-        job = Job(run_id=record.id, name=record.name, design=generator, data=data,
-                  config=config, plan=self.plan, run_dir=Path(record.run_dir),
-                  progress=progress, epochs_done=epochs_done, resume=True,
-                  partner=discriminator)
+        return self._start_again(
+            job, run_id=record.id, name=record.name, design=generator, data=data,
+            config=config, plan=self.plan, run_dir=Path(record.run_dir), progress=progress,
+            epochs_done=epochs_done, resume=True, partner=discriminator,
+            artifacts=dict(record.artifacts))
+
+    def _start_again(self, job: Job | None, **fields) -> Job:
+        """Start a run's next session: on its job of this process (the handle pages hold),
+        or on a new job after a restart."""
+        if job is None:
+            job = Job(**fields)
+        else:
+            for name, value in fields.items():
+                setattr(job, name, value)
+            job.stop_event = threading.Event()
+            job.process = None
         self._start(job)
         return job
 
@@ -377,96 +430,111 @@ class JobManager:
             self._release(job)
 
     def _train(self, job: Job) -> None:
-        job.progress.set_status("starting", "Building the model...")
+        job.progress.set_status("starting", "Starting the training process...")
         self.store.set_status(job.run_id, "running")
-
-        def record(row: dict) -> None:
-            metrics = {k: v for k, v in row.items() if k not in ("epoch", "seconds", "partial")}
-            self.store.record_epoch(job.run_id, row["epoch"], metrics, row.get("seconds", 0.0),
-                                    partial=bool(row.get("partial")))
-
         try:
-            if job.is_gan:
-                result = gan_training.train_gan(
-                    job.design, job.partner, job.data, job.config, progress=job.progress,
-                    stop_event=job.stop_event, run_dir=job.run_dir, model=job.model,
-                    initial_epoch=job.epochs_done, resume=job.resume, device_plan=job.plan,
-                    on_epoch=record, report_end=False)
-            else:
-                if job.recorder is None:
-                    job.recorder = learning_cycle_recorder(job.data, job.config,
-                                                           job.run_dir / LEARNING_CYCLE_FILE)
-                result = train(
-                    job.design, job.data, job.config, progress=job.progress,
-                    stop_event=job.stop_event, run_dir=job.run_dir, model=job.model,
-                    initial_epoch=job.epochs_done, resume=job.resume, device_plan=job.plan,
-                    on_epoch=record, report_end=False, callbacks=[job.recorder],
-                )
-        except (ValueError, TrainingError) as exc:
+            handoff.write(job.data, job.run_dir / worker.DATA_FOLDER)
+        except handoff.HandoffError as exc:
             self._fail(job, str(exc))
             return
-        except Exception as exc:  # a bug or a library failure: say so, keep the server up
-            log.error("training run %s failed:\n%s", job.run_id, traceback.format_exc())
-            self._fail(job, f"Training failed unexpectedly ({type(exc).__name__}: "
-                            f"{' '.join(str(exc).split())[:300]}). The details are in the "
-                            "server log.")
-            return
-        job.model = result.model
-        job.epochs_done = result.epochs_done
+        outcome = self._run_worker(job)
+        status = outcome.get("status") or "failed"
+        message = str(outcome.get("message") or "")
+        if outcome.get("epochs_done") is not None:
+            job.epochs_done = int(outcome["epochs_done"])
         job.resume = False
-        job.progress.set_status("saving", "Saving the model...")
-        try:
-            message = self._save_artifacts(job, result)
-        except Exception as exc:  # a model Keras cannot save: training itself still counts
-            log.error("run %s: saving failed:\n%s", job.run_id, traceback.format_exc())
-            message = (result.message + " " if result.message else "") + (
-                f"The trained model could not be saved ({type(exc).__name__}: "
-                f"{' '.join(str(exc).split())[:200]}); it stays usable in this session.")
-        self.store.finish(job.run_id, result.status, message, result.final, job.artifacts)
-        job.progress.set_status(result.status, message)
-
-    def _fail(self, job: Job, message: str) -> None:
-        job.progress.set_status("failed", message)
-        self.store.finish(job.run_id, "failed", message)
-
-    def _save_artifacts(self, job: Job, result) -> str:
-        """Write the model files and history; return the run's message."""
-        artifacts: dict = {}
-        job.artifacts = artifacts
-        message = result.message
-        if result.checkpoint is not None:
-            artifacts["checkpoint"] = str(Path(result.checkpoint) / "checkpoint.npz")
-        if (job.run_dir / LEARNING_CYCLE_FILE).is_file():
-            artifacts["learning_cycle"] = str(job.run_dir / LEARNING_CYCLE_FILE)
+        artifacts = {**job.artifacts, **dict(outcome.get("artifacts") or {})}
         history_path = job.run_dir / "history.json"
         rows = [{"epoch": r.epoch, **r.metrics, "seconds": r.seconds, "partial": r.partial}
                 for r in self.store.epochs(job.run_id)]
         try:
             history_path.write_text(json.dumps(rows, indent=1), encoding="utf-8")
             artifacts["history"] = str(history_path)
-            grids = job.run_dir / gan_training.GRIDS_DIR
-            if job.is_gan and grids.is_dir():
-                artifacts["grids"] = str(grids)
-            if job.is_gan and result.model is not None and result.epochs_done > 0:
-                artifacts.update(gan_training.save_pair(result.model, job.run_dir))
-            elif result.model is not None and result.epochs_done > 0:
-                model_path = job.run_dir / "model.keras"
-                result.model.save(model_path)
-                artifacts["model"] = str(model_path)
-                serving = serving_model(job.data, result.model)
-                if serving is not None:
-                    serving_path = job.run_dir / "serving_model.keras"
-                    serving.save(serving_path)
-                    artifacts["serving_model"] = str(serving_path)
-                    job.serving_model = serving
-                    examples = save_example_inputs(job.data, job.run_dir)
-                    if examples is not None:
-                        artifacts["examples"] = str(examples)
         except OSError as exc:
             message = (message + " " if message else "") + (
-                f"The model file could not be written ({exc.strerror}); free some disk space "
-                "and press Continue to save it again.")
-        return message
+                f"The history file could not be written ({exc.strerror}).")
+        self.store.finish(job.run_id, status, message, dict(outcome.get("final") or {}),
+                          artifacts)
+        job.artifacts = artifacts
+        job.progress.set_status(status, message)
+
+    def _run_worker(self, job: Job) -> dict:
+        """Train one session in a worker process; its ``done`` event (or why there was none)."""
+        record = {"run_id": job.run_id, "run_dir": str(job.run_dir),
+                  "design": job.design.to_dict(),
+                  "partner": job.partner.to_dict() if job.partner is not None else None,
+                  "config": job.config.to_dict(), "initial_epoch": job.epochs_done,
+                  "resume": job.resume,
+                  "plan": {"kind": job.plan.kind, "devices": list(job.plan.devices)}}
+        with open(job.run_dir / WORKER_LOG, "ab") as log_file:
+            with job._lock:
+                if job.stop_event.is_set():
+                    return {"status": "cancelled" if not job.epochs_done else "stopped",
+                            "message": "Stopped before training started."}
+                try:
+                    job.process = subprocess.Popen(
+                        [sys.executable, "-m", "builder.worker"], stdin=subprocess.PIPE,
+                        stdout=subprocess.PIPE, stderr=log_file, text=True, encoding="utf-8",
+                        env=_worker_environment(), cwd=str(job.run_dir))
+                except OSError as exc:
+                    return {"status": "failed", "message": f"The training process could not "
+                            f"start ({exc}). Check that the server may start programs."}
+            _tell(job.process, json.dumps(record))
+            outcome = None
+            for line in job.process.stdout:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    log.warning("run %s: a line from the worker is not an event: %.200s",
+                                job.run_id, line)
+                    continue
+                if event.get("event") == "done":
+                    outcome = event
+                else:
+                    self._apply(job, event)
+            code = job.process.wait()
+        if outcome is None:  # it died: a checkpoint, when there is one, lets it resume
+            checkpoint = read_checkpoint_info(job.run_dir) is not None
+            outcome = {"status": "interrupted" if checkpoint else "failed",
+                       "message": _death_words(code, job.run_dir, checkpoint)}
+        return outcome
+
+    def _apply(self, job: Job, event: dict) -> None:
+        """One event from the worker, into the job's progress and the store."""
+        kind, progress = event.get("event"), job.progress
+        if kind == "batches":
+            for epoch, step, logs in event.get("items", []):
+                progress.batch(epoch, step, logs)
+        elif kind == "status":
+            status = event.get("status", "")
+            if not (job.stop_event.is_set() and status in ("starting", "running")):
+                progress.set_status(status, event.get("message", ""))
+        elif kind == "begin":
+            fields = {k: event[k] for k in ("total_epochs", "initial_epoch", "steps_per_epoch",
+                                            "batch_size", "n_train") if k in event}
+            progress.begin(**fields)
+            if job.stop_event.is_set():
+                progress.set_status("stopping", "Stopping after the current batch...")
+        elif kind == "epoch_end":
+            progress.epoch_end(event["row"])
+        elif kind == "record":
+            row = event["row"]
+            metrics = {k: v for k, v in row.items() if k not in ("epoch", "seconds", "partial")}
+            self.store.record_epoch(job.run_id, row["epoch"], metrics, row.get("seconds", 0.0),
+                                    partial=bool(row.get("partial")))
+        elif kind == "final":
+            progress.set_final(event.get("final") or {})
+        elif kind == "grid" and isinstance(progress, gan_training.GanProgress):
+            try:
+                samples = gan_training.load_grid(job.run_dir / gan_training.GRIDS_DIR,
+                                                 int(event["epoch"]))
+            except (OSError, ValueError):
+                return
+            progress.set_grid(int(event["epoch"]), samples)
+
+    def _fail(self, job: Job, message: str) -> None:
+        job.progress.set_status("failed", message)
+        self.store.finish(job.run_id, "failed", message)
 
     def _beat(self) -> None:
         while True:
@@ -504,31 +572,31 @@ class JobManager:
             shutil.rmtree(record.run_dir, ignore_errors=True)
 
 
-def serving_model(data, model):
-    """The end-to-end model (raw inputs -> preprocessing -> model), or None.
-
-    Prepared data that carries its preprocessing (``builder.data.PreparedData``)
-    joins it in front of the trained model, so the saved model takes raw rows,
-    pixels or strings.
-    """
-    end_to_end = getattr(data, "end_to_end", None)
-    if not callable(end_to_end) or getattr(data, "preprocessing", None) is None:
-        return None
-    return end_to_end(model)
+def _worker_environment() -> dict:
+    """The worker's environment: this one, with the project importable and TensorFlow quiet."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parent.parent)
+    paths = [root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
-def save_example_inputs(data, run_dir: Path) -> Path | None:
-    """Keep a few raw validation inputs in the run folder, for the export's README."""
-    from builder.export import EXAMPLE_ROWS, EXAMPLES_FILE, save_examples
-
-    raw = getattr(data, "raw", None)
-    sizes = getattr(data, "sizes", {}) or {}
-    split = next((s for s in ("validation", "test", "train") if sizes.get(s)), None)
-    if not callable(raw) or split is None:
-        return None
-    path = Path(run_dir) / EXAMPLES_FILE
-    save_examples(raw(split, EXAMPLE_ROWS), path)
-    return path
+def _death_words(code: int, run_dir: Path, checkpoint: bool) -> str:
+    """Why a worker ended without saying how its run ended."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        cause = f"was killed ({name}"
+        cause += "; the machine may have run out of memory)" if name == "SIGKILL" else ")"
+    else:
+        cause = f"ended unexpectedly (exit code {code})"
+    then = ("What was learned up to the last full epoch is kept: press Resume to go on from "
+            "there." if checkpoint else "It had not finished an epoch; start the run again.")
+    return f"The training process {cause}. {then} Details: {run_dir / WORKER_LOG}."
 
 
 def _data_name(record: RunRecord) -> str:

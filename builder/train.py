@@ -437,6 +437,10 @@ class InMemoryData:
         pair = self._splits.get(split)
         return 0 if pair is None else len(pair[0])
 
+    def split_arrays(self, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+        """The ``(x, y)`` arrays of a split, or None when there is no such split."""
+        return self._splits.get(split)
+
     def batches(self, split: str, batch_size: int, shuffle: bool = False,
                 seed: int | None = None):
         import tensorflow as tf

@@ -1,5 +1,7 @@
 """Jobs: training outside the page, the per-device queue, Continue, resume after a crash."""
 
+import os
+import signal
 import sqlite3
 import time
 
@@ -149,6 +151,42 @@ def test_a_run_cut_short_by_a_crash_is_interrupted_and_resumes_from_its_checkpoi
     assert resumed.status == "finished" and resumed.epochs_done == 5
     assert [e.epoch for e in restarted.store.epochs(job.run_id)] == [1, 2, 4, 5]
     assert restarted.store.get(job.run_id).status == "finished"
+
+
+def test_training_runs_in_a_worker_process_that_can_die_alone(manager):
+    job = manager.submit(_design(), _data(), TrainConfig(epochs=400, batch_size=4))
+    _wait_until(lambda: read_checkpoint_info(job.run_dir) is not None)
+    worker_pid = job.process.pid
+    assert worker_pid != os.getpid()
+    os.kill(worker_pid, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    _wait(job)
+    snapshot = job.progress.snapshot()
+    assert snapshot.status == "interrupted"
+    assert "killed (SIGKILL" in snapshot.message and "Resume" in snapshot.message
+    record = manager.store.get(job.run_id)
+    assert record.status == "interrupted" and record.epochs_done >= 1
+    # The server and its other runs go on: this run resumes from its last full epoch.
+    resumed = manager.resume_run(job.run_id, _data(), extra_epochs=0)
+    assert resumed is job
+    job.stop()
+    _wait(job)
+    assert job.status in ("stopped", "finished")
+    other = manager.submit(_design(), _data(), TrainConfig(epochs=1))
+    _wait(other)
+    assert other.status == "finished"
+
+
+def test_the_live_progress_comes_from_the_worker_batch_by_batch(manager):
+    job = manager.submit(_design(), _data(), TrainConfig(epochs=2, batch_size=8))
+    _wait(job)
+    snapshot = job.progress.snapshot()
+    assert snapshot.steps_per_epoch == 15 and snapshot.epoch == 2
+    assert len(snapshot.batch_x) == 30 and snapshot.batch_x[-1] == pytest.approx(2.0)
+    assert {"loss", "accuracy"} <= set(snapshot.batch_series)
+    assert [row["epoch"] for row in snapshot.epochs] == [1, 2]
+    assert snapshot.final and snapshot.samples_per_second > 0
+    log_text = (job.run_dir / jobs.WORKER_LOG).read_text()
+    assert "Traceback" not in log_text
 
 
 def test_a_job_that_cannot_train_fails_with_the_sentence(manager):

@@ -113,6 +113,8 @@ class PreparedData:
         notes: sentences about what was done (rows dropped, encoding guessed...).
         info: kind-specific facts (vocabulary_size, sequence_length, window...).
         frame_encoder: CSV data only: DataFrame rows -> raw inputs.
+        origin: ``(kind, source, options)``: the prepare call that made this data, so
+            that a training process can make it again (:mod:`builder.data.handoff`).
     """
 
     kind: str
@@ -136,6 +138,7 @@ class PreparedData:
     notes: list[str] = field(default_factory=list)
     info: dict = field(default_factory=dict)
     frame_encoder: Callable[[Any], Any] | None = field(default=None, repr=False)
+    origin: tuple | None = field(default=None, repr=False)
     _datasets: dict = field(default_factory=dict, repr=False)
     _preprocessing: Any = field(default=None, repr=False)
 

@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageOps
 
-from builder.data import PreparedData, SplitArrays
+from builder.data import PreparedData, SplitArrays, handoff
 from builder.data.archive import MAX_ENTRIES, MAX_TOTAL_BYTES, Skipped, is_hidden_or_system
 from builder.data.archive import safe_extract as _safe_extract
 from builder.data.errors import DataError
@@ -441,6 +441,7 @@ def _preprocessing(size: tuple[int, int], channels: int):
     return keras.Model(inputs, scaled, name="preprocessing")
 
 
+@handoff.remembered("images")
 def prepare_images(
     source: ImageSource,
     *,

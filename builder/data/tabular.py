@@ -37,7 +37,7 @@ from builder.custom_layers import (
     FillMissing,
     MissingIndicator,
 )
-from builder.data import EPSILON, PreparedData, SplitArrays
+from builder.data import EPSILON, PreparedData, SplitArrays, handoff
 from builder.data.columns import (
     COLUMN_KINDS,
     DETECT_SAMPLE,
@@ -307,6 +307,7 @@ class _Plan:
         return self.numeric + self.dates + self.categorical + self.text
 
 
+@handoff.remembered("tabular")
 def prepare_tabular(
     source: TabularSource | pd.DataFrame,
     target: str | Sequence[str] | None,

@@ -21,7 +21,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from builder.data import EPSILON, PreparedData, SplitArrays
+from builder.data import EPSILON, PreparedData, SplitArrays, handoff
 from builder.data.errors import DataError
 
 MAX_WINDOW = 10_000
@@ -64,6 +64,7 @@ def _positive(name: str, value, limit: int) -> int:
     return int(value)
 
 
+@handoff.remembered("timeseries")
 def prepare_timeseries(
     source,
     targets: str | Sequence[str],

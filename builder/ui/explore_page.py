@@ -4,11 +4,11 @@ The page only chooses and draws; the work is in :mod:`builder.explain`.
 
 Where the trained model comes from, in order:
 
-1. a run in the workspace's run store that has a model: the model in memory when
-   it was trained by this server process (``jobs.manager().get(run_id).model``,
-   with the data it was trained on), otherwise its ``model`` artifact (the saved
-   ``.keras``), explored with the data prepared on the Data page when that data
-   fits the model's input;
+1. a run in the workspace's run store that has a model: its ``model`` artifact
+   (the saved ``.keras``, written by the run's worker process). A run started by
+   this server process is explored with the data it was trained on
+   (``jobs.manager().get(run_id).data``); any other with the data prepared on the
+   Data page, when that data fits the model's input;
 2. this session's model, under the keys the Train page hands to the Export page
    (``nc_export_model``, ``nc_export_history``), with the Data page's data
    (``nc_prepared``).
@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from builder import workspace
+from builder import run_files, workspace
 from builder.explain import activations, figures, learning_cycle, predictions, saliency
 from builder.explain.metrics import MetricError
 from builder.ui import data_fit, export_page, state
@@ -103,11 +103,7 @@ def _manager():
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _load_model(path: str, modified: float):
-    import keras
-
-    import builder.custom_layers  # noqa: F401  (registers our layers for safe loading)
-
-    return keras.models.load_model(path)
+    return run_files.load_model(path)
 
 
 def _fits(model, data) -> bool:
@@ -141,9 +137,8 @@ def _candidates() -> tuple[list[Explorable], str]:
             continue
         if record.status not in EXPLORABLE:
             continue
-        job = manager.get(record.id) if manager is not None else None
         path = record.artifacts.get("model")
-        if (job is None or job.model is None) and not (path and Path(path).is_file()):
+        if not (path and Path(path).is_file()):
             continue
         label = f"{record.name} · {record.status.replace('_', ' ')} · {record.epochs_done} " \
                 f"epoch(s) · {time.strftime('%d %b %H:%M', time.localtime(record.created_at))}"

@@ -626,7 +626,7 @@ def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecor
         rows, final, names = snapshot.epochs, snapshot.final, _curve_names(job.config)
         batch_x, batch_series = snapshot.batch_x, snapshot.batch_series
         grid, grid_epoch = getattr(snapshot, "grid", None), getattr(snapshot, "grid_epoch", -1)
-        can_continue = job.model is not None or T.read_checkpoint_info(job.run_dir) is not None
+        can_continue = T.read_checkpoint_info(job.run_dir) is not None
         standardised = T.standardised_regression(job.data)
         if status in ("finished", "early_stopped", "stopped"):
             _hand_to_export(job, rows)
