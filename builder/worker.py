@@ -182,6 +182,8 @@ def _train(job: dict, progress: ForwardedProgress, events: EventWriter,
     else:
         config = TrainConfig.from_dict(job["config"])
         recorder = learning_cycle_recorder(data, config, run_dir / LEARNING_CYCLE_FILE)
+        if common["initial_epoch"] or common["resume"]:
+            recorder.restore(through=common["initial_epoch"] or _checkpoint_epochs(run_dir))
         result = train(Design.from_dict(job["design"]), data, config, callbacks=[recorder],
                        **common)
     progress.set_status("saving", "Saving the model...")
@@ -206,6 +208,12 @@ def _train(job: dict, progress: ForwardedProgress, events: EventWriter,
         artifacts["grids"] = str(grids)
     return {"status": result.status, "message": message, "final": result.final,
             "epochs_done": result.epochs_done, "artifacts": artifacts}
+
+
+def _checkpoint_epochs(run_dir: Path) -> int:
+    from builder.train import read_checkpoint_info
+
+    return int((read_checkpoint_info(run_dir) or {}).get("epochs_done", 0))
 
 
 def device_plan(spec: dict):

@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL = {
     "bench/data.py": ["--rows", "3000", "--repeat", "1", "--processes", "1"],
     "bench/train.py": ["--rounds", "1", "--epochs", "1", "--samples", "500"],
+    "bench/train_watched.py": ["--rounds", "1", "--epochs", "1", "--samples", "500"],
     "bench/families.py": ["--quick", "--family", "mlp"],
     "bench/gan_digits.py": ["--epochs", "1", "--plain-epochs", "1"],
     "bench/canvas_browser.py": ["--sizes", "20", "--repeats", "1"],

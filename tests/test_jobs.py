@@ -118,6 +118,10 @@ def test_stop_then_continue_trains_more_epochs_from_the_same_model(manager):
     epochs = [e.epoch for e in manager.store.epochs(job.run_id)]
     assert epochs == list(range(1, done + 3))
     assert manager.store.get(job.run_id).config["epochs"] == done + 2
+    # The new worker keeps the learning-cycle record of the sessions before it.
+    cycle = learning_cycle.load(job.artifacts["learning_cycle"])
+    assert cycle["gradient_norms"]["epochs"] == list(range(0, done + 3))
+    assert cycle["weight_histograms"]["epochs"] == list(range(0, done + 3))
     with pytest.raises(ValueError, match="extra epochs"):
         manager.continue_run(job.run_id, 0)
 

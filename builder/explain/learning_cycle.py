@@ -116,6 +116,20 @@ class _Recorder(keras.callbacks.Callback):
     def epochs(self) -> list[int]:
         return sorted(self._epochs)
 
+    def restore(self, record: dict, through: int) -> None:
+        """Take back an earlier session's epochs up to ``through`` from its :meth:`record`
+        (a Continue or Resume trains on in a new process)."""
+        for index, epoch in enumerate(record.get("epochs") or []):
+            if not isinstance(epoch, int) or epoch > through:
+                continue
+            values = {}
+            for layer in record.get("layers") or []:
+                weights = {name: series[index] for name, series in layer["weights"].items()
+                           if index < len(series) and series[index] is not None}
+                if weights:
+                    values[layer["name"]] = weights
+            self._epochs[epoch] = values
+
     def _series(self) -> list[tuple[str, dict[str, list]]]:
         """Per layer (first-seen order): each weight's value at every recorded epoch."""
         epochs = self.epochs
@@ -162,6 +176,12 @@ class GradientNormRecorder(_Recorder):
         self.x, self.y = x_array, y_array
         self.loss = loss
         self.losses: dict[int, float] = {}
+
+    def restore(self, record: dict, through: int) -> None:
+        super().restore(record, through)
+        for epoch, loss in zip(record.get("epochs") or [], record.get("loss") or []):
+            if isinstance(epoch, int) and epoch <= through and loss is not None:
+                self.losses[epoch] = float(loss)
 
     def _loss_fn(self):
         loss = self.loss if self.loss is not None else getattr(self.model, "loss", None)
@@ -274,6 +294,18 @@ class LearningCycleRecorder(keras.callbacks.Callback):
         self.gradients = GradientNormRecorder(x, y, every=every, loss=loss)
         self.weights = WeightHistogramRecorder(bins=bins, every=every)
         self.path = Path(path) if path is not None else None
+
+    def restore(self, through: int) -> None:
+        """Keep the epochs up to ``through`` that ``path`` already holds (from an earlier
+        session of the same run); a missing or unreadable file keeps nothing."""
+        if self.path is None or not self.path.is_file():
+            return
+        try:
+            record = load(self.path)
+        except (LearningCycleError, OSError, ValueError):
+            return
+        self.gradients.restore(record.get("gradient_norms") or {}, through)
+        self.weights.restore(record.get("weight_histograms") or {}, through)
 
     def set_model(self, model):
         super().set_model(model)
