@@ -94,6 +94,8 @@ MAX_EPOCHS = 10_000
 MAX_BATCH_SIZE = 65_536
 CHECKPOINT_FILE = "checkpoint.npz"
 CHECKPOINT_INFO = "checkpoint.json"
+BEST_FILE = "best_weights.npz"  # keep_best: the best epoch's weights, across sessions
+BEST_INFO = "best_weights.json"
 
 NAN_ADVICE = ("Try a lower learning rate (for example a tenth of it), normalise the inputs "
               "(a Normalization or Rescaling layer, or scaled data), or turn on gradient "
@@ -1384,12 +1386,43 @@ def _make_best_weights_class():
                 self.best, self.epoch = float(value), epoch + 1
                 self.weights = [np.array(w) for w in self.model.get_weights()]
 
+        @property
+        def row(self) -> dict:
+            """The kept epoch's row (from this session, or the one it was seeded with)."""
+            found = next((r for r in self.live.rows if r.get("epoch") == self.epoch), None)
+            return found or getattr(self, "_seed_row", {})
+
         def restore(self, model) -> int:
             """Put the best weights back when they are not the last epoch's; the epoch."""
             if self.weights is None or self.epoch == self.last:
                 return 0
             model.set_weights(self.weights)
             return self.epoch
+
+        def seed(self, folder: Path, model, initial_epoch: int) -> None:
+            """Start from the best of the sessions before (a Continue or Resume), so a
+            session whose epochs are all worse ends with the earlier best, not its own."""
+            try:
+                info = json.loads((folder / BEST_INFO).read_text(encoding="utf-8"))
+                with np.load(folder / BEST_FILE, allow_pickle=False) as stored:
+                    weights = [stored[f"w{i:05d}"] for i in range(len(stored.files))]
+            except (OSError, ValueError, KeyError):
+                return
+            shapes = [tuple(w.shape) for w in model.get_weights()]
+            epoch, value = info.get("epoch"), info.get("val_loss")
+            if ([tuple(w.shape) for w in weights] != shapes or not isinstance(epoch, int)
+                    or not 1 <= epoch <= initial_epoch or not isinstance(value, (int, float))):
+                return
+            self.best, self.epoch, self.weights = float(value), epoch, weights
+            self._seed_row = dict(info.get("row") or {"epoch": epoch, "val_loss": value})
+
+        def save(self, folder: Path) -> None:
+            """Write the best weights for the next session (they survive a restart)."""
+            if self.weights is None:
+                return
+            np.savez(folder / BEST_FILE, **{f"w{i:05d}": w for i, w in enumerate(self.weights)})
+            (folder / BEST_INFO).write_text(json.dumps(
+                {"epoch": self.epoch, "val_loss": self.best, "row": self.row}), encoding="utf-8")
 
     return _BestWeights
 
@@ -1505,6 +1538,8 @@ def train(design: Design, data, config: TrainConfig, *,
     best = None
     if config.keep_best and val_ds is not None:
         best = _make_best_weights_class()(live)
+        if folder is not None and initial_epoch:
+            best.seed(folder, model, initial_epoch)
         all_callbacks.append(best)
     early = None
     if config.patience:
@@ -1571,21 +1606,29 @@ def train(design: Design, data, config: TrainConfig, *,
         status = "finished"
         message = ""
 
-    kept_epoch = 0
+    kept_epoch, kept_row = 0, None
     if status in ("finished", "early_stopped", "stopped"):
         if best is not None:
+            if folder is not None and is_chief:
+                best.save(folder)
             with scope():
                 kept_epoch = best.restore(model)
+            kept_row = best.row if kept_epoch else None
         elif early is not None and early.stopped_epoch > 0 and completed_rows and \
                 early.best_epoch + 1 < completed_rows[-1]["epoch"]:
             kept_epoch = early.best_epoch + 1  # Keras counts from 0, across Continue too
+    rows = live.rows
     if kept_epoch:
-        row = next(r for r in live.rows if r.get("epoch") == kept_epoch)
+        row = kept_row or next(r for r in live.rows if r.get("epoch") == kept_epoch)
+        if row not in rows:  # kept from an earlier session
+            rows = [row, *rows]
+        last_words = (f"the last epoch's was {completed_rows[-1]['val_loss']:.4f}"
+                      if completed_rows and "val_loss" in completed_rows[-1] else
+                      "no epoch of this session did better")
         message = (message + " " if message else "") + (
             f"Kept the weights of epoch {kept_epoch}, whose validation loss "
-            f"({row['val_loss']:.4f}) was the lowest; the last epoch's was "
-            f"{completed_rows[-1].get('val_loss', float('nan')):.4f}.")
-    final = _final_scores(model, data, live.rows, batch_size, adapter,
+            f"({row['val_loss']:.4f}) was the lowest; {last_words}.")
+    final = _final_scores(model, data, rows, batch_size, adapter,
                           evaluate_test and status in ("finished", "early_stopped"),
                           kept_epoch)
     if progress is not None:

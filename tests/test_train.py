@@ -540,3 +540,29 @@ def test_the_best_epochs_weights_are_kept_and_the_run_says_which():
                                            seed=0, keep_best=False), device_plan=CPU)
     assert last.kept_epoch == 0
     assert last.final["val_loss"] == pytest.approx(last.history[-1]["val_loss"])
+
+
+def test_a_continue_whose_epochs_are_all_worse_keeps_the_earlier_best(tmp_path):
+    """The best epoch is kept across sessions: Continue (and Resume after a restart) in a
+    new process must not end with a worse model than the one it started from."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32").reshape(-1, 1)
+    clean = InMemoryData((x[:48], y[:48]), (x[48:], y[48:]), task="binary", num_classes=2)
+    flipped = InMemoryData((x[:48], 1 - y[:48]), (x[48:], y[48:]), task="binary",
+                           num_classes=2)  # fitting these labels can only hurt validation
+    design = chain(("Dense", {"units": 16}), ("Dense", {"units": 1, "activation": "sigmoid"}),
+                   input_shape=(4,))
+    first = train(design, clean, TrainConfig(epochs=6, batch_size=8, learning_rate=0.05,
+                                             seed=0), run_dir=tmp_path, device_plan=CPU)
+    best_value = min(row["val_loss"] for row in first.history)
+    best_epoch = 1 + [row["val_loss"] for row in first.history].index(best_value)
+    more = train(design, flipped, TrainConfig(epochs=10, batch_size=8, learning_rate=0.05,
+                                              seed=0), run_dir=tmp_path, resume=True,
+                 device_plan=CPU)
+    assert min(row["val_loss"] for row in more.history) > best_value
+    assert more.kept_epoch == best_epoch and more.final["kept_epoch"] == best_epoch
+    assert more.final["val_loss"] == pytest.approx(best_value)
+    assert f"Kept the weights of epoch {best_epoch}" in more.message
+    scores = more.model.evaluate(x[48:], y[48:], verbose=0, return_dict=True)
+    assert scores["loss"] == pytest.approx(best_value, rel=1e-4)
