@@ -11,6 +11,8 @@ watches each job: it waits for the device, starts the worker, turns the worker's
 events into the job's :class:`LiveProgress` and the run store, and records the end.
 Jobs that want the same device (the same :attr:`DevicePlan.key`) wait in a
 first-come queue and know their place in it; one worker per device trains at a time.
+The app's manager keeps one spare worker that has already imported TensorFlow, so a
+run starts training in about a second instead of waiting for that import.
 Every run is recorded in the :class:`RunStore`: its status, per-epoch metrics,
 final scores and files; a run whose process died shows as interrupted after a
 restart and can be resumed from its last checkpoint.
@@ -54,7 +56,8 @@ log = logging.getLogger(__name__)
 ACTIVE = ("queued", "starting", "running", "stopping", "saving")
 HEARTBEAT_SECONDS = 20.0
 LEARNING_CYCLE_FILE = worker.LEARNING_CYCLE_FILE
-WORKER_LOG = "worker.log"
+WORKER_LOG = worker.WORKER_LOG
+SPARE_LOG = "spare-worker.log"
 
 
 @dataclass
@@ -167,15 +170,21 @@ class JobManager:
             on first use).
     """
 
-    def __init__(self, store: RunStore, device_plan: strategy_module.DevicePlan | None = None):
+    def __init__(self, store: RunStore, device_plan: strategy_module.DevicePlan | None = None,
+                 *, spare_worker: bool = False):
         self.store = store
         self._plan = device_plan
+        self._spare_wanted = spare_worker
+        self._spare: subprocess.Popen | None = None
+        self._spare_lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
         self._queues: dict[str, list[Job]] = {}
         self._cond = threading.Condition()
         self.recovered = store.recover()
         self._heartbeat = threading.Thread(target=self._beat, name="run-heartbeat", daemon=True)
         self._heartbeat.start()
+        if spare_worker:
+            self._start_spare()
 
     # -- queries ------------------------------------------------------------------
 
@@ -472,10 +481,7 @@ class JobManager:
                     return {"status": "cancelled" if not job.epochs_done else "stopped",
                             "message": "Stopped before training started."}
                 try:
-                    job.process = subprocess.Popen(
-                        [sys.executable, "-m", "builder.worker"], stdin=subprocess.PIPE,
-                        stdout=subprocess.PIPE, stderr=log_file, text=True, encoding="utf-8",
-                        env=_worker_environment(), cwd=str(job.run_dir))
+                    job.process = self._take_worker(log_file)
                 except OSError as exc:
                     return {"status": "failed", "message": f"The training process could not "
                             f"start ({exc}). Check that the server may start programs."}
@@ -498,6 +504,35 @@ class JobManager:
             outcome = {"status": "interrupted" if checkpoint else "failed",
                        "message": _death_words(code, job.run_dir, checkpoint)}
         return outcome
+
+    def _spawn_worker(self, log_file, spare: bool) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "builder.worker", *(["--spare"] if spare else [])],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, text=True,
+            encoding="utf-8", env=_worker_environment(), cwd=str(self.store.runs_dir))
+
+    def _start_spare(self) -> None:
+        """Start a worker that imports TensorFlow now, so the next run need not wait for it."""
+        with self._spare_lock:
+            if self._spare is not None and self._spare.poll() is None:
+                return
+            try:
+                self.store.runs_dir.mkdir(parents=True, exist_ok=True)
+                with open(self.store.runs_dir / SPARE_LOG, "ab") as log_file:
+                    self._spare = self._spawn_worker(log_file, spare=True)
+            except OSError:  # no spare: runs start their own worker, a few seconds slower
+                log.warning("the spare training process could not start", exc_info=True)
+                self._spare = None
+
+    def _take_worker(self, log_file) -> subprocess.Popen:
+        """The spare worker when one is ready, else a new one; a new spare is started."""
+        with self._spare_lock:
+            spare, self._spare = self._spare, None
+        if spare is None or spare.poll() is not None:
+            spare = self._spawn_worker(log_file, spare=False)
+        if self._spare_wanted:
+            threading.Thread(target=self._start_spare, name="spare-worker", daemon=True).start()
+        return spare
 
     def _apply(self, job: Job, event: dict) -> None:
         """One event from the worker, into the job's progress and the store."""
@@ -616,6 +651,6 @@ def manager(store_path: str | Path | None = None) -> JobManager:
     with _MANAGERS_LOCK:
         existing = _MANAGERS.get(key)
         if existing is None:
-            existing = JobManager(RunStore(path))
+            existing = JobManager(RunStore(path), spare_worker=True)
             _MANAGERS[key] = existing
         return existing

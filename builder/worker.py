@@ -8,7 +8,8 @@ takes no other run and not the server with it.
 The protocol is JSON lines, nothing pickled:
 
 - stdin: first the job (one line: run id and folder, design(s), settings, where to
-  start), then commands: ``stop`` (stop after the current batch). The end of stdin
+  start; a worker started with ``--spare`` imports TensorFlow while it waits for it),
+  then commands: ``stop`` (stop after the current batch). The end of stdin
   (the app went away) stops the run too, keeping what was learned.
 - stdout: events, one object a line, each with an ``"event"``: ``status``,
   ``begin``, ``batches`` (the batch reports since the last one, sent at most every
@@ -34,6 +35,7 @@ from pathlib import Path
 FLUSH_SECONDS = 0.2
 LEARNING_CYCLE_FILE = "learning_cycle.json"
 DATA_FOLDER = "data"
+WORKER_LOG = "worker.log"
 
 
 class EventWriter:
@@ -239,11 +241,38 @@ def device_plan(spec: dict):
     return strategy_module.plan()
 
 
+def preload() -> None:
+    """Import what training needs (TensorFlow and Keras above all, several seconds) before
+    a job arrives, so a spare worker started ahead of time trains at once. Importing
+    runs no TensorFlow operation, so the device plan can still be set afterwards."""
+    import builder.data.images  # noqa: F401
+    import builder.data.tabular  # noqa: F401
+    import builder.data.timeseries  # noqa: F401
+    import builder.explain.learning_cycle  # noqa: F401
+    import builder.gan_training  # noqa: F401
+    import builder.run_files  # noqa: F401
+    import builder.train  # noqa: F401
+
+
+def _log_to(run_dir: Path) -> None:
+    """Send what this process prints from now on to the run folder's log."""
+    try:
+        log = open(run_dir / WORKER_LOG, "ab", buffering=0)  # noqa: SIM115 - lives as long
+    except OSError:
+        return
+    os.dup2(log.fileno(), sys.stderr.fileno())
+    os.dup2(log.fileno(), sys.stdout.fileno())
+
+
 def main() -> int:
     # The event stream keeps the real stdout; anything else printed goes to stderr.
     events = EventWriter(os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8"))
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    if "--spare" in sys.argv[1:]:
+        preload()
     line = sys.stdin.readline()
+    if not line:  # the app went away before it had a job for us
+        return 0
     try:
         job = json.loads(line)
         if not isinstance(job, dict) or "run_dir" not in job:
@@ -252,6 +281,7 @@ def main() -> int:
         events.send("done", status="failed", message=f"The training process was given no job "
                     f"it can read ({exc}).", final={}, epochs_done=None, artifacts={})
         return 2
+    _log_to(Path(job["run_dir"]))
     stop_event = threading.Event()
     threading.Thread(target=_listen, args=(sys.stdin, stop_event), name="worker-commands",
                      daemon=True).start()

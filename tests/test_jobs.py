@@ -180,6 +180,24 @@ def test_training_runs_in_a_worker_process_that_can_die_alone(manager):
     assert other.status == "finished"
 
 
+def test_a_spare_worker_waits_with_tensorflow_loaded_and_takes_the_next_run(tmp_path):
+    manager = JobManager(RunStore(tmp_path / "neural_canvas.sqlite"), device_plan=CPU,
+                         spare_worker=True)
+    spare = manager._spare
+    assert spare is not None and spare.poll() is None
+    job = manager.submit(_design(), _data(), TrainConfig(epochs=1))
+    _wait(job)
+    assert job.process is spare and job.status == "finished"
+    _wait_until(lambda: manager._spare is not None and manager._spare is not spare)
+    assert (job.run_dir / jobs.WORKER_LOG).is_file()
+    second = manager.submit(_design(), _data(), TrainConfig(epochs=1))
+    _wait(second)
+    assert second.status == "finished" and second.process.pid != spare.pid
+    last = manager._spare
+    last.stdin.close()  # as when the app goes away: the spare ends quietly
+    assert last.wait(60) == 0
+
+
 def test_the_live_progress_comes_from_the_worker_batch_by_batch(manager):
     job = manager.submit(_design(), _data(), TrainConfig(epochs=2, batch_size=8))
     _wait(job)

@@ -517,6 +517,10 @@ def _prepare(make) -> None:
         return
     state.put(PREPARED, prepared)
     state.put(PREPARED_FROM, state.get(SOURCE_NO))
+    try:  # training is likely next: its worker process starts loading TensorFlow now
+        state.job_manager()
+    except workspace.WorkspaceError:
+        pass  # the Train page says what is wrong with the folder
     st.rerun()
 
 

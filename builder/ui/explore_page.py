@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from builder import run_files, workspace
+from builder import run_files
 from builder.explain import activations, figures, learning_cycle, predictions, saliency
 from builder.explain.metrics import MetricError
 from builder.ui import data_fit, export_page, state
@@ -95,10 +95,7 @@ class Explorable:
 
 
 def _manager():
-    from builder import jobs
-
-    folder = workspace.ensure(state.workspace_folder())
-    return jobs.manager(workspace.store_path(folder))
+    return state.job_manager()
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)

@@ -186,6 +186,18 @@ def workspace_folder() -> str:
     return str(workspace.resolve())
 
 
+def job_manager():
+    """The training jobs of the workspace folder, shared by every session (started on
+    first use, with a spare worker process that loads TensorFlow ahead of the first run).
+
+    Raises:
+        builder.workspace.WorkspaceError: the folder cannot be used.
+    """
+    from builder import jobs
+
+    return jobs.manager(workspace.store_path(workspace.ensure(workspace_folder())))
+
+
 def store() -> Store:
     """The store of the workspace folder, shared by every session.
 

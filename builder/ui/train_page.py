@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from builder import gan_training, jobs, workspace
+from builder import gan_training, jobs
 from builder import train as T
 from builder.design import Design, DesignFormatError
 from builder.gan import tile
@@ -70,8 +70,7 @@ def _kept(*parts: object) -> str:
 
 
 def _manager() -> jobs.JobManager:
-    folder = workspace.ensure(state.workspace_folder())
-    return jobs.manager(workspace.store_path(folder))
+    return state.job_manager()
 
 
 def _design() -> Design | None:
