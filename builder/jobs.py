@@ -87,6 +87,7 @@ class Job:
     artifacts: dict = field(default_factory=dict)
     submitted_at: float = field(default_factory=time.time)
     partner: Design | None = None  # a GAN's discriminator (``design`` is its generator)
+    owner: str = ""  # the session that started it: only it sees the run live and stops it
     process: subprocess.Popen | None = None
     _loaded: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -207,6 +208,10 @@ class JobManager:
     def active_jobs(self) -> list[Job]:
         return [job for job in self.jobs() if job.active]
 
+    def jobs_of(self, owner: str) -> list[Job]:
+        """Jobs the session ``owner`` started (or continued), newest first."""
+        return [job for job in self.jobs() if job.owner == owner]
+
     def queue_position(self, job: Job) -> int:
         """0 while training; 1 for the first job waiting behind it, and so on."""
         with self._cond:
@@ -216,8 +221,10 @@ class JobManager:
     # -- starting -------------------------------------------------------------------
 
     def submit(self, design: Design, data, config: TrainConfig, *, name: str = "",
-               device_plan: strategy_module.DevicePlan | None = None) -> Job:
+               device_plan: strategy_module.DevicePlan | None = None, owner: str = "") -> Job:
         """Queue a new training run and return its job at once.
+
+        ``owner`` names the session that asks (see :attr:`Job.owner`).
 
         Raises:
             ValueError: a setting cannot be used (one sentence per problem).
@@ -231,13 +238,15 @@ class JobManager:
             data=describe_data(data), config=config.to_dict(), device=device_plan.label)
         job = Job(run_id=record.id, name=record.name, design=design, data=data, config=config,
                   plan=device_plan, run_dir=Path(record.run_dir),
-                  progress=LiveProgress(total_epochs=config.epochs, device=device_plan.label))
+                  progress=LiveProgress(total_epochs=config.epochs, device=device_plan.label),
+                  owner=owner)
         self._start(job)
         return job
 
     def submit_gan(self, generator: Design, discriminator: Design, data,
                    config: gan_training.GanConfig, *, name: str = "",
-                   device_plan: strategy_module.DevicePlan | None = None) -> Job:
+                   device_plan: strategy_module.DevicePlan | None = None,
+                   owner: str = "") -> Job:
         """Queue a GAN run: ``generator`` trained against ``discriminator`` on the images.
 
         Raises:
@@ -256,11 +265,12 @@ class JobManager:
                   config=config, plan=device_plan, run_dir=Path(record.run_dir),
                   progress=gan_training.GanProgress(total_epochs=config.epochs,
                                                     device=device_plan.label),
-                  partner=discriminator)
+                  partner=discriminator, owner=owner)
         self._start(job)
         return job
 
-    def continue_run(self, run_id: str, extra_epochs: int, data=None) -> Job:
+    def continue_run(self, run_id: str, extra_epochs: int, data=None, *,
+                     owner: str = "") -> Job:
         """Train a stopped or finished run for more epochs, from its last checkpoint.
 
         ``data`` defaults to the data the run was trained on in this process; after a
@@ -279,16 +289,18 @@ class JobManager:
             raise ValueError("This run is still training. Stop it first, or wait for it.")
         if data is None and job is not None:
             data = job.data
-        return self.resume_run(run_id, data, extra_epochs=extra_epochs, after_done=True)
+        return self.resume_run(run_id, data, extra_epochs=extra_epochs, after_done=True,
+                               owner=owner)
 
     def resume_run(self, run_id: str, data, extra_epochs: int = 0, *,
-                   after_done: bool = False) -> Job:
+                   after_done: bool = False, owner: str = "") -> Job:
         """Rebuild a run from its record and checkpoint and train on.
 
         Args:
             data: the prepared data to train on; it must have the run's task.
             extra_epochs: epochs beyond the run's planned total (0: just finish it).
             after_done: count ``extra_epochs`` from the epochs done instead (Continue).
+            owner: the session that asks; the run is its own from now on.
 
         Raises:
             ValueError: no such run, no checkpoint, or data of another kind.
@@ -303,7 +315,7 @@ class JobManager:
             raise ValueError("Resuming needs the run's data. Prepare the data it was trained on "
                              f"({_data_name(record)}) on the Data page, then resume.")
         if gan_training.is_gan_record(record):
-            return self._resume_gan(record, job, data, extra_epochs, after_done)
+            return self._resume_gan(record, job, data, extra_epochs, after_done, owner)
         task = record.data.get("task")
         if task and task != data.task:
             raise ValueError(f"The run was trained for {task}, but the data prepared now is for "
@@ -335,10 +347,10 @@ class JobManager:
         return self._start_again(
             job, run_id=run_id, name=record.name, design=design, data=data, config=config,
             plan=self.plan, run_dir=Path(record.run_dir), progress=progress,
-            epochs_done=epochs_done, resume=True, artifacts=dict(record.artifacts))
+            epochs_done=epochs_done, resume=True, artifacts=dict(record.artifacts), owner=owner)
 
     def _resume_gan(self, record: RunRecord, job: Job | None, data, extra_epochs: int,
-                    after_done: bool) -> Job:
+                    after_done: bool, owner: str) -> Job:
         info = read_checkpoint_info(record.run_dir)
         if info is None:
             raise ValueError("This run has no checkpoint to resume from (it stopped before its "
@@ -369,7 +381,7 @@ class JobManager:
             job, run_id=record.id, name=record.name, design=generator, data=data,
             config=config, plan=self.plan, run_dir=Path(record.run_dir), progress=progress,
             epochs_done=epochs_done, resume=True, partner=discriminator,
-            artifacts=dict(record.artifacts))
+            artifacts=dict(record.artifacts), owner=owner)
 
     def _start_again(self, job: Job | None, **fields) -> Job:
         """Start a run's next session: on its job of this process (the handle pages hold),
@@ -644,13 +656,14 @@ _MANAGERS: dict[str, JobManager] = {}
 _MANAGERS_LOCK = threading.Lock()
 
 
-def manager(store_path: str | Path | None = None) -> JobManager:
-    """The process-wide job manager of a workspace store (created on first use)."""
+def manager(store_path: str | Path | None = None, *, start: bool = True) -> JobManager | None:
+    """The process-wide job manager of a workspace store (created on first use; with
+    ``start=False``, None when none was created yet)."""
     path = Path(store_path) if store_path else default_path()
     key = str(path.resolve())
     with _MANAGERS_LOCK:
         existing = _MANAGERS.get(key)
-        if existing is None:
+        if existing is None and start:
             existing = JobManager(RunStore(path), spare_worker=True)
             _MANAGERS[key] = existing
         return existing

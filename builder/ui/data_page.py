@@ -55,6 +55,7 @@ CHARTS = state.Key("nc_data_charts", dict,
 PAGE_KEYS = (SOURCE, SOURCE_NO, PREPARED, PREPARED_FROM, CHOICE, UPLOAD_SEEN, NOTICE, CHARTS)
 
 PREFIX = "nc_data"
+UPLOADS = "uploads"  # in the workspace: one folder per session, one per archive inside it
 CHOICES = ("Sample", "CSV file", "Image zip")
 TASK_WORDS = {"binary": "binary classification (two classes)",
               "multiclass": "multiclass classification",
@@ -116,7 +117,9 @@ def accept_csv(name: str, data: bytes, encoding: str = "auto",
 
 
 def _uploads_folder() -> Path:
-    return workspace.ensure(workspace.resolve()) / "uploads"
+    """This session's own uploads folder (other sessions' folders are never touched while
+    those sessions live)."""
+    return workspace.ensure(workspace.resolve()) / UPLOADS / f"session-{state.get(state.SESSION)}"
 
 
 def accept_zip(name: str, data: bytes) -> bool:
@@ -151,19 +154,54 @@ def accept_zip(name: str, data: bytes) -> bool:
 
 def _current_image_root() -> Path | None:
     source = state.get(SOURCE)
-    if isinstance(source, ImageSource) and source.root is not None:
-        folder = _uploads_folder()
-        for parent in [source.root, *source.root.parents]:
-            if parent.parent == folder:
-                return parent
+    return _upload_of(source.root if isinstance(source, ImageSource) else None)
+
+
+def _upload_of(path: Path | None) -> Path | None:
+    """The extracted archive folder (uploads/session-*/images-*) that holds ``path``."""
+    if path is None:
+        return None
+    for parent in [path, *path.parents]:
+        if parent.name.startswith("images-") and parent.parent.parent.name == UPLOADS:
+            return parent
     return None
 
 
+def _in_use_by_runs() -> set[Path]:
+    """Archive folders that live runs (queued or training, of any session) read images from."""
+    used = set()
+    manager = state.job_manager(start=False)
+    for job in manager.active_jobs() if manager is not None else ():
+        origin = getattr(job.data, "origin", None)
+        source = origin[1] if origin else None
+        root = _upload_of(source.root) if isinstance(source, ImageSource) and source.root else None
+        if root is not None:
+            used.add(root)
+    return used
+
+
 def _prune_uploads(folder: Path, keep: set) -> None:
-    """Remove extracted archives other than the new one and the one on show."""
+    """Remove this session's extracted archives other than those in ``keep`` and those live
+    runs read, and the folders of sessions that have ended (unless a live run reads them)."""
+    try:
+        keep = {p for p in keep if p is not None} | _in_use_by_runs()
+    except Exception:  # the run history cannot be opened: keep everything rather than guess
+        return
     for path in folder.glob("images-*"):
         if path not in keep:
             shutil.rmtree(path, ignore_errors=True)
+    for other in folder.parent.glob("session-*"):
+        if other != folder and not _session_lives(other.name.removeprefix("session-")) and \
+                not any(root.parent == other for root in keep):
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def _session_lives(session_id: str) -> bool:
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return True  # no server to ask (a test harness): assume it lives
+    return runtime.get_instance().is_active_session(session_id)
 
 
 def accept_sample(sample_id: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +63,25 @@ KEPT = Key("nc_kept", dict, "Values of the settings widgets marked with kept(), 
            "key: Streamlit forgets a widget's value on a run that does not draw it (another "
            "page), and restore_kept() gives it back before the page draws it again.")
 
-ALL_KEYS = (DESIGN_ID, DESIGN, HISTORY, SELECTED, REVISION, CANVAS_REVS, CANVAS_APPLIED,
+def _session_id() -> str:
+    """Streamlit's id of the session running now, a UUID (the runtime answers whether a
+    session still lives by it); a fresh UUID where there is none (a test harness, which
+    gives every session one made-up id)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    session = str(getattr(ctx, "session_id", ""))
+    try:
+        return str(uuid.UUID(session))
+    except ValueError:
+        return str(uuid.uuid4())
+
+
+SESSION = Key("nc_session", _session_id, "This browser session's own id: the "
+              "runs it starts are its own (others see them only in the run history), and so "
+              "are its uploads.")
+
+ALL_KEYS = (SESSION, DESIGN_ID, DESIGN, HISTORY, SELECTED, REVISION, CANVAS_REVS, CANVAS_APPLIED,
             FLASH, UPLOAD_NONCE, CONFIRM_DELETE, PENDING, UNSAVED, KEPT)
 
 # Prefixes of widget keys made per node or per design (see widget_key).
@@ -186,16 +205,17 @@ def workspace_folder() -> str:
     return str(workspace.resolve())
 
 
-def job_manager():
+def job_manager(start: bool = True):
     """The training jobs of the workspace folder, shared by every session (started on
-    first use, with a spare worker process that loads TensorFlow ahead of the first run).
+    first use, with a spare worker process that loads TensorFlow ahead of the first run;
+    None when ``start`` is False and nothing has started it yet).
 
     Raises:
         builder.workspace.WorkspaceError: the folder cannot be used.
     """
     from builder import jobs
 
-    return jobs.manager(workspace.store_path(workspace.ensure(workspace_folder())))
+    return jobs.manager(workspace.store_path(workspace.ensure(workspace_folder())), start=start)
 
 
 def store() -> Store:

@@ -357,22 +357,34 @@ def _gan_settings() -> GanConfig:
 
 
 def _attached(manager: jobs.JobManager) -> tuple[jobs.Job | None, RunRecord | None]:
-    """The job (live in this process) or stored run this session shows."""
+    """The job (live in this process) or stored run this session shows: its own only.
+
+    A run another session started is never attached here (it could be stopped or
+    continued from a page that did not start it); it shows in the run history.
+    """
+    own = state.get(state.SESSION)
     run_id = state.get(RUN)
     job = manager.get(run_id) if run_id else None
+    if job is not None and job.owner != own:
+        job, run_id = None, None  # continued by another session since: no longer ours
     if run_id is None or (job is None and manager.store.get(run_id) is None):
-        # A fresh session (a reopened tab, a second tab): reattach to what is live.
-        live = manager.active_jobs()
-        candidates = live or manager.jobs()
-        if candidates:
-            job = candidates[0]
-            state.put(RUN, job.run_id)
-            return job, None
-        state.put(RUN, None)
-        return None, None
+        # A rerun that lost its run (a deleted record): the newest run of this session.
+        mine = manager.jobs_of(own)
+        state.put(RUN, mine[0].run_id if mine else None)
+        return (mine[0], None) if mine else (None, None)
     if job is not None:
         return job, None
     return None, manager.store.get(run_id)
+
+
+def _others_note(manager: jobs.JobManager) -> None:
+    """Say that other sessions are training on this machine (their runs are not shown)."""
+    own = state.get(state.SESSION)
+    others = [job for job in manager.active_jobs() if job.owner != own]
+    if others:
+        st.caption(f"{len(others)} run(s) started elsewhere (another tab or person) are "
+                   "training or waiting on this machine; a run started here waits its turn. "
+                   "Their curves show in Run history.")
 
 
 def _status_text(snapshot: T.ProgressSnapshot) -> str:
@@ -539,9 +551,10 @@ def _start(manager: jobs.JobManager, design: Design, data, config,
     try:
         if isinstance(config, GanConfig):
             job = manager.submit_gan(generator, discriminator, data, config,
-                                     name=generator.name or "GAN")
+                                     name=generator.name or "GAN", owner=state.get(state.SESSION))
         else:
-            job = manager.submit(design, data, config, name=design.name or "Untitled design")
+            job = manager.submit(design, data, config, name=design.name or "Untitled design",
+                                 owner=state.get(state.SESSION))
     except ValueError as exc:
         state.put(NOTICE, ("error", str(exc)))
         return
@@ -551,7 +564,8 @@ def _start(manager: jobs.JobManager, design: Design, data, config,
 
 def _continue(manager: jobs.JobManager, run_id: str, extra: int, data) -> None:
     try:
-        job = manager.continue_run(run_id, int(extra), data=data)
+        job = manager.continue_run(run_id, int(extra), data=data,
+                                   owner=state.get(state.SESSION))
     except ValueError as exc:
         state.put(NOTICE, ("error", str(exc)))
         return
@@ -732,7 +746,7 @@ def _interrupted(manager: jobs.JobManager, data) -> None:
 
 def _resume(manager: jobs.JobManager, record: RunRecord, data) -> None:
     try:
-        job = manager.resume_run(record.id, data)
+        job = manager.resume_run(record.id, data, owner=state.get(state.SESSION))
     except ValueError as exc:
         state.put(NOTICE, ("error", str(exc)))
         return
@@ -792,6 +806,7 @@ def render() -> None:
             if misfits:
                 problems = [f"Fix the {len(misfits)} mismatch(es) between the design and the "
                             "data above first."]
+        _others_note(manager)
         job, record = _attached(manager)
         if job is not None and job.active:
             _notice()

@@ -192,3 +192,44 @@ def test_a_hostile_file_name_is_shown_as_text(app):
         html = MarkdownIt("commonmark").render(text)
         assert "<img" not in html and "<b>" not in html, text
     assert any("![T](http" in MarkdownIt("commonmark").render(h.value) for h in app.subheader)
+
+
+def _upload_zip(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.session_state["test_upload"] = ("zip", name, data)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_one_sessions_upload_never_removes_anothers_images(app):
+    from tests.data.builders import class_zip
+
+    first = _upload_zip(app, "pets.zip", class_zip(("cats", "dogs"), per_class=4))
+    first_root = first.session_state[SOURCE].root
+    second = AppTest.from_string(SCRIPT, default_timeout=120)
+    second.run()
+    _upload_zip(second, "birds.zip", class_zip(("owls", "wrens"), per_class=3))
+    earlier = second.session_state[SOURCE].root
+    _upload_zip(second, "fish.zip", class_zip(("cod", "eel"), per_class=5))
+    _upload_zip(second, "bugs.zip", class_zip(("ants", "bees"), per_class=2))
+    assert first_root.is_dir() and len(list(first_root.rglob("*.png"))) == 8
+    # A session's own archives older than the one on show make room for its new one.
+    assert not earlier.exists()
+    assert second.session_state[SOURCE].root.is_dir()
+    sessions = {data_page._upload_of(root).parent.name
+                for root in (first_root, second.session_state[SOURCE].root)}
+    assert len(sessions) == 2 and all(s.startswith("session-") for s in sessions)
+
+
+def test_the_uploads_of_sessions_that_ended_are_removed_on_the_next_upload(app, tmp_path,
+                                                                            monkeypatch):
+    from tests.data.builders import class_zip
+
+    uploads = tmp_path / "ws" / data_page.UPLOADS
+    ended = uploads / "session-ended" / "images-0123"
+    living = uploads / "session-living" / "images-4567"
+    for folder in (ended, living):
+        folder.mkdir(parents=True)
+    monkeypatch.setattr(data_page, "_session_lives", lambda session: session != "ended")
+    _upload_zip(app, "pets.zip", class_zip(("cats", "dogs"), per_class=2))
+    assert not ended.parent.exists() and living.is_dir()

@@ -1,4 +1,5 @@
-"""The Train page through Streamlit's AppTest: settings, Train, reattach, Stop, history, resume."""
+"""The Train page through Streamlit's AppTest: settings, Train, own runs only, Stop, history,
+resume."""
 
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ def test_settings_that_cannot_train_are_reported_before_starting(home, moons):
     assert any("compares one value per sample" in e.value for e in at.error)
 
 
-def test_a_new_session_reattaches_to_the_live_run_and_can_stop_it(home, moons):
+def test_another_session_neither_sees_nor_stops_a_run_it_did_not_start(home, moons):
     first = _app(_design(), moons)
     first.number_input(key="nc_train::epochs").set_value(500)
     first.radio(key="nc_train::gd").set_value("stochastic")
@@ -128,15 +129,34 @@ def test_a_new_session_reattaches_to_the_live_run_and_can_stop_it(home, moons):
     run_id = first.session_state[RUN]
     _wait_for_run(home, run_id, statuses=("running",))
 
-    second = _app(_design(), moons)  # a reopened tab: nothing in its session yet
-    assert second.session_state[RUN] == run_id
-    assert any("Training" in m.value for m in second.markdown)
-    second.button(key="nc_train::stop").click().run()
+    second = _app(_design(), moons)  # another tab, or another person: a session of its own
+    assert second.session_state[RUN] is None
+    assert not [b for b in second.button if b.key == "nc_train::stop"]
+    assert any("started elsewhere" in c.value for c in second.caption)
+    assert any(run_id in str(frame.value) for frame in second.dataframe)  # the history, read-only
+
+    # Its own Train waits its turn and shows its place; it never shows the other run.
+    second.number_input(key="nc_train::epochs").set_value(1)
+    second.button(key="nc_train::train").click().run()
     assert not second.exception, second.exception
+    own = second.session_state[RUN]
+    assert own and own != run_id
+    assert _manager(home).get(own).status == "queued"
+    assert any("place 1 in the queue" in m.value for m in second.markdown), [
+        m.value for m in second.markdown]
+
+    first.run()
+    assert first.session_state[RUN] == run_id
+    first.button(key="nc_train::stop").click().run()
+    assert not first.exception, first.exception
     job = _wait_for_run(home, run_id, statuses=("stopped",))
     assert "what was learned is kept" in job.progress.snapshot().message
+    _wait_for_run(home, own, statuses=("finished",), timeout=120)
     second.run()
-    assert any("what was learned is kept" in i.value for i in second.info)
+    assert second.session_state[RUN] == own
+    first.run()
+    assert first.session_state[RUN] == run_id
+    assert any("what was learned is kept" in i.value for i in first.info)
 
 
 def test_an_interrupted_run_offers_resume(home, moons):
