@@ -27,6 +27,12 @@ from builder.design import MAX_NODES, Design, Edge, Node
 
 MAX_KERAS_BYTES = 1024 * 1024 * 1024
 MAX_CONFIG_BYTES = 50 * 1024 * 1024
+# What a Keras 3 .keras file holds; Keras extracts every member to disk, so nothing else
+# is let through, and what is there is checked against its stored size first.
+KERAS_MEMBERS = ("config.json", "metadata.json", "model.weights.h5", "model.weights.npz")
+KERAS_FOLDERS = ("assets/",)
+MAX_UNPACKED_BYTES = 2 * MAX_KERAS_BYTES
+MAX_EXPANSION = 100  # inflated / stored, for members over a mebibyte
 VARIABLE_SIZE = 32  # what a None (variable) input size becomes on the canvas
 
 # Keras classes that are a catalog entry with fixed params, though not its keras_class.
@@ -134,6 +140,7 @@ def _read_config(data: bytes, name: str) -> dict:
         except KeyError as exc:
             raise ImportRefused(f"{name} has no config.json, so it is not a Keras 3 .keras "
                                 "file. Save the model again with Keras 3.") from exc
+        _check_members(archive, name)
         if info.file_size > MAX_CONFIG_BYTES:
             raise ImportRefused(f"The config.json in {name} is {info.file_size:,} bytes, too "
                                 "large for a model graph.")
@@ -146,6 +153,29 @@ def _read_config(data: bytes, name: str) -> dict:
         raise ImportRefused(f"The config.json in {name} does not describe a model. Choose a "
                             ".keras file of a Keras model.")
     return config
+
+
+def _check_members(archive: zipfile.ZipFile, name: str) -> None:
+    """Refuse members a .keras file does not have, and sizes that would fill the disk."""
+    total = 0
+    for info in archive.infolist():
+        member = info.filename
+        if member not in KERAS_MEMBERS and not member.startswith(KERAS_FOLDERS):
+            raise ImportRefused(f"{name} holds {member[:80]!r}, which a Keras model file does "
+                                "not have. Save the model again with model.save('model.keras').")
+        if ".." in member.split("/") or member.startswith("/") or "\\" in member:
+            raise ImportRefused(f"{name} holds a path that leaves its folder ({member[:80]!r}). "
+                                "Save the model again with model.save('model.keras').")
+        if info.file_size > 1024 * 1024 and info.file_size > MAX_EXPANSION * max(
+                info.compress_size, 1):
+            raise ImportRefused(
+                f"{name}'s member {member[:80]!r} would inflate from {info.compress_size:,} "
+                f"to {info.file_size:,} bytes, which no model file does (a zip bomb?). Save "
+                "the model again with model.save('model.keras').")
+        total += info.file_size
+    if total > MAX_UNPACKED_BYTES:
+        raise ImportRefused(f"{name} would unpack to {total:,} bytes; at most "
+                            f"{MAX_UNPACKED_BYTES:,} can be imported.")
 
 
 def _safe_load(path: Path, name: str) -> None:
