@@ -35,7 +35,8 @@ from builder.data.errors import DataError
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif",
                               ".tiff"})
-MAX_PIXELS = 40_000_000  # one image larger than this (about 6300 x 6300) is skipped
+MAX_PIXELS = 4096 * 4096  # one image larger than this is skipped (training uses 512 at most)
+MAX_ARCHIVE_PIXELS = 500_000_000  # all images together, counted from their headers
 MAX_SIDE = 512
 DEFAULT_SIDE = 64
 GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
@@ -132,6 +133,7 @@ def scan_folder(root: str | os.PathLike, *, name: str | None = None,
     skipped = list(skipped or [])
     folders = set(folders or ())
     images: list[tuple[PurePosixPath, tuple[int, int], str]] = []
+    pixels = 0
     for current, dirnames, filenames in os.walk(root, followlinks=False):
         rel_dir = PurePosixPath(Path(current).relative_to(root).as_posix())
         keep_dirs = []
@@ -162,6 +164,13 @@ def scan_folder(root: str | os.PathLike, *, name: str | None = None,
                 skipped.append(Skipped(str(rel), header))
                 continue
             images.append((rel, header[0], header[1]))
+            pixels += header[0][0] * header[0][1]
+            if pixels > MAX_ARCHIVE_PIXELS:
+                raise DataError(
+                    f"The images in '{name}' hold more than {MAX_ARCHIVE_PIXELS:,} pixels in "
+                    f"all (after {len(images):,} images), more than training here can decode.",
+                    f"Resize the images (at most {MAX_SIDE} x {MAX_SIDE} is used for "
+                    "training) or upload fewer, and zip them again.", code="too_many_pixels")
     return _classify(root, name, images, skipped, folders)
 
 
@@ -173,7 +182,8 @@ def _read_header(path: Path) -> tuple[tuple[int, int], str] | str:
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return "corrupt or unreadable image"
     if size[0] * size[1] > MAX_PIXELS:
-        return f"too large ({size[0]} x {size[1]} pixels)"
+        return (f"too large ({size[0]} x {size[1]} pixels; at most 4096 x 4096, resize it "
+                "first)")
     if size[0] < 1 or size[1] < 1:
         return "empty image (no pixels)"
     return size, mode
