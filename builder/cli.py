@@ -103,6 +103,10 @@ def _add_train(subparsers) -> None:
     parser.set_defaults(run=_run_train)
 
 
+# What a run writes into --out (besides its checkpoint): a new run never writes over them.
+RUN_FILES = ("model.keras", "serving_model.keras", "history.json", "run.json", "generator.keras")
+
+
 class _Failure(Exception):
     """A sentence for stderr and an exit code."""
 
@@ -194,6 +198,8 @@ def _prepare_table(source, args, hints: dict):
 
 
 def _prepare_images(path: Path, args, hints: dict):
+    import atexit
+    import shutil
     import tempfile
 
     from builder.data import images
@@ -201,7 +207,10 @@ def _prepare_images(path: Path, args, hints: dict):
     if path.is_dir():
         source = images.scan_folder(path)
     else:
+        # The images are read during training; the folder goes when the command ends,
+        # however it ends (a refusal, a failure, Ctrl-C).
         folder = Path(tempfile.mkdtemp(prefix="neural_canvas_images_"))
+        atexit.register(shutil.rmtree, folder, True)
         source = images.load_image_zip(path.read_bytes(), folder, name=path.name)
     return _prepare_image_source(source, args, hints)
 
@@ -285,6 +294,11 @@ def _out_folder(args) -> Path:
     if has_checkpoint and not args.resume:
         raise _Failure(f"{out} already holds a run's checkpoint. Add --resume to go on from it, "
                        "or choose another --out folder.")
+    earlier = sorted(name for name in RUN_FILES if (out / name).exists())
+    if earlier and not has_checkpoint:
+        raise _Failure(f"{out} already holds an earlier run's files ({', '.join(earlier)}), "
+                       "which a new run would overwrite. Choose another --out folder, or "
+                       "move those files away.")
     out.mkdir(parents=True, exist_ok=True)
     return out
 

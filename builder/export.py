@@ -607,8 +607,18 @@ def run_export(run_id: str, output: str | os.PathLike, *, formats: tuple[str, ..
     Returns:
         ``(text, exit_code)``: 0 written, 2 bad input (no such run, no model).
     """
+    from builder import workspace
     from builder.run_store import RunStore, RunStoreError
 
+    if store_path is None:  # never create a workspace just to find that it has no runs
+        folder = workspace.resolve()
+        store_path = workspace.store_path(folder)
+        if not store_path.is_file():
+            where = ("does not exist" if not folder.exists() else "is a file, not a folder"
+                     if not folder.is_dir() else
+                     f"has no run history ({workspace.STORE_FILENAME})")
+            return (f"The workspace {str(folder)!r} {where}. Give --workspace the folder the "
+                    f"run was trained in, or set {workspace.ENV_VAR} to it."), 2
     try:
         store = RunStore(store_path)
         record = store.get(run_id)

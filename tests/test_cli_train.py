@@ -129,6 +129,37 @@ def test_an_existing_checkpoint_is_not_overwritten_without_resume(files, capsys)
     capsys.readouterr()
     assert main(_train_args(files, "--epochs", "1")) == 2
     assert "Add --resume" in capsys.readouterr().err
+    # A finished run's files without a checkpoint are not written over either.
+    for name in ("checkpoint.json", "checkpoint.npz"):
+        (files["out"] / name).unlink()
+    before = (files["out"] / "model.keras").read_bytes()
+    assert main(_train_args(files, "--epochs", "1")) == 2
+    err = capsys.readouterr().err
+    assert "earlier run's files" in err and "model.keras" in err and "Traceback" not in err
+    assert (files["out"] / "model.keras").read_bytes() == before
+
+
+def test_a_zip_of_images_leaves_no_temporary_folder(tmp_path):
+    from tests.data.builders import class_zip
+
+    (tmp_path / "pets.zip").write_bytes(class_zip(per_class=6, size=(8, 8)))
+    design = {"version": 1, "name": "pets", "nodes": [
+        {"id": "x", "type": "Input", "params": {"shape": [8, 8, 3]}},
+        {"id": "f", "type": "Flatten", "params": {}},
+        {"id": "out", "type": "Dense", "params": {"units": 2, "activation": "softmax"}}],
+        "edges": [{"source": "x", "target": "f"}, {"source": "f", "target": "out"}]}
+    (tmp_path / "d.json").write_text(json.dumps(design))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp), "NEURAL_CANVAS_HOME": str(tmp_path / "ws"),
+           "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    for out, epochs in (("good", "1"), ("bad", "0")):  # a run, then a refusal
+        subprocess.run([sys.executable, "-m", "builder", "train", str(tmp_path / "d.json"),
+                        "--data", str(tmp_path / "pets.zip"), "--epochs", epochs, "--out",
+                        str(tmp_path / out), "--validation", "0.2", "--test", "0.2"],
+                       cwd=ROOT, env=env, capture_output=True, timeout=300)
+    assert (tmp_path / "good" / "model.keras").is_file()
+    assert not list(temp.glob("neural_canvas_images_*"))
 
 
 def test_epochs_recorded_after_the_checkpoint_are_trained_again_on_resume(files, capsys):
@@ -238,6 +269,11 @@ def test_a_gan_template_trains_the_pair_and_exports_the_generator(files, capsys,
 
 
 def test_export_of_an_unknown_run_says_so(files, capsys):
+    code = main(["--workspace", str(files["workspace"]), "export", "nope"])
+    output = capsys.readouterr()
+    assert code == 2 and "does not exist" in output.err and "--workspace" in output.err
+    assert not files["workspace"].exists()  # no empty workspace made just to say so
+    RunStore(files["workspace"] / "neural_canvas.sqlite")
     code = main(["--workspace", str(files["workspace"]), "export", "nope"])
     output = capsys.readouterr()
     assert code == 2 and "There is no run 'nope'" in output.err

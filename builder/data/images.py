@@ -110,8 +110,20 @@ def load_image_zip(data, dest: str | os.PathLike, *, name: str = "images.zip",
     """
     report = _safe_extract(data, dest, name=name, max_entries=max_entries,
                            max_total_bytes=max_total_bytes)
-    return scan_folder(report.root, name=name, skipped=report.skipped,
-                       folders=report.folders)
+    source = scan_folder(report.root, name=name, skipped=report.skipped,
+                         folders=report.folders)
+    _remove_unused(Path(report.root), {path for path, _ in source.files})
+    return source
+
+
+def _remove_unused(root: Path, used: set[Path]) -> None:
+    """Delete what was unpacked but is not a training image (a 1 GiB text file, say), so
+    the upload folder holds only what it is kept for. Links are removed, never followed."""
+    for current, _, filenames in os.walk(root, followlinks=False):
+        for filename in filenames:
+            path = Path(current) / filename
+            if path not in used:
+                path.unlink(missing_ok=True)
 
 
 def scan_folder(root: str | os.PathLike, *, name: str | None = None,

@@ -21,14 +21,16 @@ import streamlit as st
 
 from builder import catalog, quick_add
 from builder.design import Design, DesignFormatError, list_templates
-from builder.history import History
 from builder.markdown import escape as escape_md
 from builder.store import DesignNameError, Store, StoreError
 from builder.ui import canvas, canvas_bridge, data_fit, edits, state
+from builder.ui.opening import LAST_DESIGN_SETTING
+from builder.ui.opening import bump as _bump
+from builder.ui.opening import create_and_open as _create
+from builder.ui.opening import open_saved as _open
 from builder.validate import Report, analyze, format_shape
 from builder.workspace import WorkspaceError
 
-LAST_DESIGN_SETTING = "last_design_id"
 UNTITLED = "Untitled design"
 CANVAS_KEY = "nc_canvas"
 RUN_LOCK_WAIT = 20.0  # seconds; a stopped run ends at its next Streamlit call
@@ -44,46 +46,6 @@ def _store() -> Store:
 
 def _design() -> Design:
     return state.get(state.DESIGN)
-
-
-def _open(store: Store, design_id: int, lay_out: bool = False) -> bool:
-    """Make a saved design the open one; False (with a message) when it cannot be read.
-
-    Args:
-        lay_out: have the canvas lay it out (a template, a file without positions).
-    """
-    record = store.get_design(design_id)
-    if record is None:
-        state.flash("warning", "That design no longer exists; it may have been deleted.")
-        return False
-    try:
-        design = Design.from_json(record.json)
-    except DesignFormatError as exc:
-        state.flash("error", f"The saved design {record.name!r} cannot be opened: {exc}")
-        return False
-    design.name = record.name
-    state.put(state.DESIGN_ID, record.id)
-    state.put(state.DESIGN, design)
-    state.put(state.HISTORY, History(design.to_json(indent=None)))
-    state.put(state.SELECTED, None)
-    _bump(graph=True, select=True, fit=True, layout=lay_out, initial=True)
-    state.put(state.REVISION, state.get(state.REVISION) + 1)
-    store.set_setting(LAST_DESIGN_SETTING, str(record.id))
-    return True
-
-
-def _bump(**asked: bool) -> None:
-    """Ask the canvas to act once (see canvas_bridge.bumped)."""
-    state.put(state.CANVAS_REVS, canvas_bridge.bumped(state.get(state.CANVAS_REVS), **asked))
-
-
-def _create(store: Store, design: Design, name: str, lay_out: bool = False) -> None:
-    """Save ``design`` as a new design and open it."""
-    design.name = name
-    record = store.create_design(name, design.to_json(indent=None))
-    design.name = record.name
-    store.save_design(record.id, design.to_json(indent=None))
-    _open(store, record.id, lay_out)
 
 
 def open_design(show_error: bool = True) -> Design | None:

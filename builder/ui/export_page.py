@@ -20,7 +20,8 @@ Session-state keys this page reads (set by the Train page):
 
 Keys this page writes: ``nc_export_zip`` (the last bundle: bytes, file name and the
 choice it was built from, so it is offered only while that model is chosen)
-and ``nc_import_design`` (the design of an imported .keras file, for the Build page).
+and ``nc_import_design`` (the upload last imported: its file id, the name of the design it
+became, its layer count and notes, so a rerun does not import it twice).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import streamlit as st
 
 from builder import export, importer
 from builder.design import Design
+from builder.markdown import escape as md
 
 MODEL = "nc_export_model"
 SERVING_MODEL = "nc_export_serving_model"
@@ -133,19 +135,42 @@ def _build(run, formats: tuple[str, ...]):
 def _import_section() -> None:
     st.subheader("Bring a Keras model onto the canvas")
     st.caption("Upload a .keras file saved by Keras 3. It is loaded with safe mode on, so no "
-               "code in it runs; Lambda layers and layers outside the palette are refused.")
+               "code in it runs; Lambda layers and layers outside the palette are refused. "
+               "The model becomes a new design, open on the Build page.")
     upload = st.file_uploader("A .keras file", type=["keras"], key="nc_import_upload")
     if upload is None:
         return
-    design, notes, error = handle_upload(upload.getvalue(), upload.name)
-    if error:
-        st.error(error)
-        return
-    st.session_state[IMPORTED] = design
-    st.success(f"Imported {len(design.nodes)} layers from {upload.name} as design "
-               f"'{design.name}'. Open the Build page to see it on the canvas.")
+    done = st.session_state.get(IMPORTED)
+    if not (isinstance(done, tuple) and done[0] == upload.file_id):
+        done = _import(upload.getvalue(), upload.name, upload.file_id)
+        if done is None:
+            return
+    _, name, layers, notes = done
+    st.success(f"Imported {layers} layers from **{md(upload.name)}** as the design "
+               f"**{md(name)}**, now open on the Build page.")
     for note in notes:
-        st.warning(note)
+        st.warning(md(note))
+
+
+def _import(data: bytes, file_name: str, file_id: str) -> tuple | None:
+    """Import a .keras upload once: save it as a new design and open it in this session."""
+    from builder.store import DesignNameError, StoreError
+    from builder.ui import opening, state
+    from builder.workspace import WorkspaceError
+
+    design, notes, error = handle_upload(data, file_name)
+    if error:
+        st.error(md(error))
+        return None
+    name = " ".join((design.name or Path(file_name).stem or "Imported model").split())[:100]
+    try:
+        opening.create_and_open(state.store(), design, name or "Imported model")
+    except (WorkspaceError, StoreError, DesignNameError) as exc:
+        st.error(f"The imported design could not be saved: {md(str(exc))}")
+        return None
+    done = (file_id, state.get(state.DESIGN).name, len(design.nodes), notes)
+    st.session_state[IMPORTED] = done
+    return done
 
 
 def render() -> None:

@@ -64,3 +64,16 @@ def test_hostile_class_folders_stay_inside_the_upload_folder(tmp_path, folder):
 def test_a_normal_zip_still_loads(tmp_path):
     source = load_image_zip(class_zip(per_class=3), tmp_path / "up")
     assert len(source) == 6
+
+
+def test_what_is_not_a_training_image_is_not_kept_in_the_upload_folder(tmp_path):
+    entries = {f"{c}/{i}.png": image_bytes(seed=i) for c in ("cats", "dogs") for i in range(3)}
+    entries["cats/notes.txt"] = b"x" * 1_000_000
+    entries["__MACOSX/cats/._0.png"] = b"junk"
+    entries["cats/broken.png"] = b"not a png"
+    up = tmp_path / "up"
+    source = load_image_zip(zip_bytes(entries), up, name="mixed.zip")
+    kept = sorted(p.relative_to(up).as_posix() for p in up.rglob("*") if p.is_file())
+    assert len(kept) == 6 and all(name.endswith(tuple(f"{i}.png" for i in range(3)))
+                                  for name in kept)
+    assert {s.name for s in source.skipped} >= {"cats/notes.txt", "cats/broken.png"}

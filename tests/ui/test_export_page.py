@@ -55,6 +55,35 @@ def test_upload_handler_gives_a_design_or_a_sentence(tmp_path):
     assert design is None and "not a zip archive" in error
 
 
+IMPORT_SCRIPT = """
+import streamlit as st
+from builder.ui import build_page, export_page
+upload = st.session_state.pop("test_keras", None)
+if upload is not None:
+    export_page._import(*upload)
+build_page.render()
+"""
+
+
+def test_an_imported_model_becomes_a_saved_design_open_on_the_build_page(tmp_path, monkeypatch):
+    from builder.ui import state
+
+    monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "ws"))
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name="hidden"),
+                              keras.layers.Dense(2, name="out")], name="![x](javascript:alert)")
+    model.save(tmp_path / "seq.keras")
+    at = AppTest.from_string(IMPORT_SCRIPT, default_timeout=120)
+    at.run()
+    at.session_state["test_keras"] = ((tmp_path / "seq.keras").read_bytes(), "seq.keras", "f1")
+    at.run()
+    assert not at.exception, at.exception
+    design = at.session_state[state.DESIGN.name]
+    assert [n.type for n in design.nodes] == ["Input", "Dense", "Dense"]
+    stored = state.store().get_design(at.session_state[state.DESIGN_ID.name])
+    assert stored is not None and stored.name == design.name == "![x](javascript:alert)"
+    assert at.session_state[export_page.IMPORTED][1:3] == (design.name, 3)
+
+
 def test_a_gan_run_exports_its_generator_with_the_discriminator(tmp_path, monkeypatch):
     from builder import jobs, workspace
     from builder.gan_training import GanConfig
