@@ -38,6 +38,10 @@ class History:
     def can_redo(self) -> bool:
         return bool(self._future)
 
+    def holds(self, snapshot: str) -> bool:
+        """Whether ``snapshot`` is one of this history's states (past, current or undone)."""
+        return snapshot == self._current or snapshot in self._past or snapshot in self._future
+
     def reset(self, snapshot: str) -> None:
         """Forget everything and start again from ``snapshot`` (a design was opened)."""
         self._past.clear()

@@ -1,8 +1,9 @@
 """The embedded SQLite store in the workspace folder.
 
 Version 1 holds ``designs`` (one design JSON per row) and ``settings`` (small
-key/value pairs, such as the design that was open last). The schema version lives
-in SQLite's ``user_version``; each later version is one more entry in
+key/value pairs, such as the design that was open last); version 2 gives each design a
+version number that every save counts up, so a save from a stale copy is refused. The
+schema version lives in SQLite's ``user_version``; each later version is one more entry in
 ``_MIGRATIONS`` (the training issue adds ``runs`` and per-epoch metrics that way),
 applied in order when an older file is opened.
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from builder import schema
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_NAME_LENGTH = 120
 
 _MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -41,6 +42,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
                value TEXT NOT NULL
            )""",
     ),
+    # 2: every save of a design counts up its version, so a stale writer (another tab that
+    # opened the design earlier) is told instead of overwriting newer work.
+    2: ("ALTER TABLE designs ADD COLUMN version INTEGER NOT NULL DEFAULT 1",),
 }
 
 
@@ -52,6 +56,18 @@ class DesignNameError(ValueError):
     """A design name that cannot be used."""
 
 
+class DesignConflict(RuntimeError):
+    """A save based on an older version of a design than the stored one.
+
+    Attributes:
+        version: the stored version; updated_at: when it was saved.
+    """
+
+    def __init__(self, design_id: int, version: int, updated_at: float):
+        super().__init__(f"Design {design_id} was saved elsewhere (now version {version}).")
+        self.design_id, self.version, self.updated_at = design_id, version, updated_at
+
+
 @dataclass(frozen=True)
 class DesignRecord:
     """One saved design."""
@@ -61,6 +77,7 @@ class DesignRecord:
     json: str
     created_at: float
     updated_at: float
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -153,21 +170,38 @@ class Store:
                 "INSERT INTO designs (name, json, created_at, updated_at) VALUES (?, ?, ?, ?)",
                 (unique, design_json, now, now),
             )
-            return DesignRecord(cursor.lastrowid, unique, design_json, now, now)
+            return DesignRecord(cursor.lastrowid, unique, design_json, now, now, 1)
 
-    def save_design(self, design_id: int, design_json: str) -> bool:
-        """Replace a design's JSON; False when there is no such design."""
+    def save_design(self, design_id: int, design_json: str,
+                    expected_version: int | None = None) -> int | None:
+        """Replace a design's JSON; its new version, or None when there is no such design.
+
+        Args:
+            expected_version: the version the writer's copy was based on; when the stored
+                one differs, nothing is written.
+
+        Raises:
+            DesignConflict: ``expected_version`` is not the stored version.
+        """
         with self._connect() as conn:
+            # One statement checks and writes, so two writers cannot both pass the check.
             cursor = conn.execute(
-                "UPDATE designs SET json = ?, updated_at = ? WHERE id = ?",
-                (design_json, time.time(), design_id),
-            )
-            return cursor.rowcount == 1
+                "UPDATE designs SET json = ?, updated_at = ?, version = version + 1 "
+                "WHERE id = ? AND (? IS NULL OR version = ?)",
+                (design_json, time.time(), design_id, expected_version, expected_version))
+            row = conn.execute("SELECT version, updated_at FROM designs WHERE id = ?",
+                               (design_id,)).fetchone()
+        if row is None:
+            return None
+        if cursor.rowcount != 1:
+            raise DesignConflict(design_id, row[0], row[1])
+        return row[0]
 
     def get_design(self, design_id: int) -> DesignRecord | None:
         with self._connect() as conn:
             row = conn.execute(
-                "SELECT id, name, json, created_at, updated_at FROM designs WHERE id = ?",
+                "SELECT id, name, json, created_at, updated_at, version FROM designs "
+                "WHERE id = ?",
                 (design_id,),
             ).fetchone()
         return DesignRecord(*row) if row else None

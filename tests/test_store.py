@@ -29,7 +29,7 @@ def test_create_save_and_get_round_trip(store):
 
 
 def test_saving_or_getting_a_missing_design_says_so(store):
-    assert store.save_design(999, "{}") is False
+    assert store.save_design(999, "{}") is None
     assert store.get_design(999) is None
     assert store.delete_design(999) is False
 
@@ -97,6 +97,36 @@ def test_reopening_keeps_the_data(tmp_path):
     path = tmp_path / "nc.sqlite"
     Store(path).create_design("kept", "{}")
     assert [d.name for d in Store(path).list_designs()] == ["kept"]
+
+
+def test_a_save_from_a_stale_copy_is_refused_and_writes_nothing(store):
+    from builder.store import DesignConflict
+
+    record = store.create_design("net", '{"v": 0}')
+    assert record.version == 1
+    first = store.save_design(record.id, '{"v": "tab A"}', expected_version=1)
+    assert first == 2
+    with pytest.raises(DesignConflict) as caught:  # tab B still holds version 1
+        store.save_design(record.id, '{"v": "tab B"}', expected_version=1)
+    assert caught.value.version == 2
+    assert store.get_design(record.id).json == '{"v": "tab A"}'
+    assert store.save_design(record.id, '{"v": "tab B, reloaded"}', expected_version=2) == 3
+    assert store.save_design(record.id, '{"v": "unchecked"}') == 4
+
+
+def test_a_version_1_store_is_migrated_and_keeps_its_designs(tmp_path):
+    path = tmp_path / "nc.sqlite"
+    with sqlite3.connect(path) as conn:
+        for statement in store_module._MIGRATIONS[1]:
+            conn.execute(statement)
+        conn.execute("INSERT INTO designs (name, json, created_at, updated_at) "
+                     "VALUES ('old', '{}', 1, 1)")
+        conn.execute("PRAGMA user_version = 1")
+    store = Store(path)
+    assert store.schema_version == store_module.SCHEMA_VERSION
+    (old,) = store.list_designs()
+    assert store.get_design(old.id).version == 1
+    assert store.save_design(old.id, '{"a": 1}', expected_version=1) == 2
 
 
 def test_a_store_from_a_newer_version_is_refused(tmp_path):

@@ -24,7 +24,7 @@ from builder.design import Design, DesignFormatError, list_templates
 from builder.markdown import escape as escape_md
 from builder.store import DesignNameError, Store, StoreError
 from builder.ui import canvas, canvas_bridge, data_fit, edits, state
-from builder.ui.opening import LAST_DESIGN_SETTING
+from builder.ui.opening import LAST_DESIGN_SETTING, resolve_conflict, save_open
 from builder.ui.opening import bump as _bump
 from builder.ui.opening import create_and_open as _create
 from builder.ui.opening import open_saved as _open
@@ -89,7 +89,7 @@ def _commit(design: Design, *, graph: bool = True, fresh_widgets: bool = True) -
     snapshot = design.to_json(indent=None)
     state.put(state.DESIGN, design)
     if state.get(state.HISTORY).push(snapshot):
-        _store().save_design(state.get(state.DESIGN_ID), snapshot)
+        save_open(snapshot)
     if graph:
         _bump(graph=True)
     if fresh_widgets:
@@ -102,7 +102,7 @@ def _restore(snapshot: str | None) -> None:
     design = Design.from_json(snapshot)
     design.name = _design().name
     state.put(state.DESIGN, design)
-    _store().save_design(state.get(state.DESIGN_ID), snapshot)
+    save_open(snapshot)
     if state.get(state.SELECTED) and design.node(state.get(state.SELECTED)) is None:
         state.put(state.SELECTED, None)
     _bump(graph=True, select=True)
@@ -228,7 +228,7 @@ def _on_rename_design(key: str, design_id: int, shown: str) -> None:
         return
     design = _design()
     design.name = name
-    store.save_design(state.get(state.DESIGN_ID), design.to_json(indent=None))
+    save_open(design.to_json(indent=None))
     state.put(state.REVISION, state.get(state.REVISION) + 1)
 
 
@@ -506,7 +506,7 @@ def _save_unsaved() -> None:
     snapshot = state.get(state.UNSAVED)
     if snapshot is None:
         return
-    _store().save_design(state.get(state.DESIGN_ID), snapshot)
+    save_open(snapshot)
     state.put(state.UNSAVED, None)
 
 
@@ -705,6 +705,24 @@ def render() -> None:
             lock.release()
 
 
+def _conflict_notice() -> None:
+    """Another tab or window saved this design after this one read it: say so, and let the
+    person choose what to keep (nothing is overwritten without a word)."""
+    when = state.get(state.CONFLICT)
+    if when is None:
+        return
+    saved = time.strftime("%H:%M:%S", time.localtime(when))
+    st.warning(f"This design was changed in another tab or window (saved at {saved}) after "
+               "this tab opened it, so the edits made here are not saved. Reload the saved "
+               "design (the edits made here are dropped), or keep them as a new copy.",
+               icon=":material/sync_problem:")
+    left, right, _ = st.columns([2, 2, 3])
+    left.button("Reload the saved design", key=state.widget_key(state.TOOLBAR, "reload"),
+                on_click=resolve_conflict, args=(False,), icon=":material/refresh:")
+    right.button("Keep mine as a copy", key=state.widget_key(state.TOOLBAR, "keep_copy"),
+                 on_click=resolve_conflict, args=(True,), icon=":material/content_copy:")
+
+
 def _render() -> None:
     design = open_design()
     if design is None:
@@ -718,6 +736,7 @@ def _render() -> None:
     # whatever number of messages shows above it; a moved canvas would be remounted.
     with st.container():
         _show_flash()
+        _conflict_notice()
     report = analyze(design)
     toolbar = st.container()
     canvas_col, inspector_col = st.columns([4.2, 1.5])

@@ -13,7 +13,7 @@ import streamlit as st
 from builder.data import PreparedData
 from builder.data.link import LinkIssue, apply_fix, check_link, fix_all
 from builder.design import Design
-from builder.ui import canvas_bridge, state
+from builder.ui import canvas_bridge, opening, state
 
 PREPARED = state.Key("nc_prepared", lambda: None,
                      "The builder.data.PreparedData training uses (prepared on the Data page; "
@@ -45,7 +45,7 @@ def replace_design(design: Design) -> None:
     design_id = state.get(state.DESIGN_ID)
     if history is not None and history.push(snapshot) and design_id is not None:
         try:
-            state.store().save_design(design_id, snapshot)
+            opening.save_open(snapshot)
         except Exception as exc:  # the store is unusable: the design stays fixed in the session
             st.warning(f"The fixed design could not be saved: {exc}")
     state.put(state.CANVAS_REVS, canvas_bridge.bumped(state.get(state.CANVAS_REVS), graph=True))

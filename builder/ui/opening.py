@@ -6,7 +6,7 @@ from __future__ import annotations
 from builder.design import Design, DesignFormatError
 from builder.history import History
 from builder.markdown import escape as md
-from builder.store import Store
+from builder.store import DesignConflict, Store
 from builder.ui import canvas_bridge, state
 
 LAST_DESIGN_SETTING = "last_design_id"
@@ -30,6 +30,8 @@ def open_saved(store: Store, design_id: int, lay_out: bool = False) -> bool:
         return False
     design.name = record.name
     state.put(state.DESIGN_ID, record.id)
+    state.put(state.DESIGN_VERSION, record.version)
+    state.put(state.CONFLICT, None)
     state.put(state.DESIGN, design)
     state.put(state.HISTORY, History(design.to_json(indent=None)))
     state.put(state.SELECTED, None)
@@ -51,3 +53,44 @@ def create_and_open(store: Store, design: Design, name: str, lay_out: bool = Fal
     design.name = record.name
     store.save_design(record.id, design.to_json(indent=None))
     open_saved(store, record.id, lay_out)
+
+
+def save_open(snapshot: str) -> bool:
+    """Save a snapshot of the open design, unless another tab or window saved the design
+    after this session last read or wrote it: then nothing is written, :data:`state.CONFLICT`
+    says when the other save was, and the Build page asks the person what to keep.
+
+    Raises:
+        builder.store.StoreError, builder.workspace.WorkspaceError: the store is unusable.
+    """
+    store = state.store()
+    design_id = state.get(state.DESIGN_ID)
+    if design_id is None:
+        return False
+    expected = state.get(state.DESIGN_VERSION)
+    try:
+        version = store.save_design(design_id, snapshot, expected_version=expected)
+    except DesignConflict as conflict:
+        stored = store.get_design(design_id)
+        history = state.get(state.HISTORY)
+        if stored is None or history is None or not history.holds(stored.json):
+            state.put(state.CONFLICT, conflict.updated_at)
+            return False
+        # The stored design is one this session wrote (a run stopped before it noted the
+        # version): no one else's work is in the way.
+        version = store.save_design(design_id, snapshot, expected_version=stored.version)
+    if version is not None:
+        state.put(state.DESIGN_VERSION, version)
+    return version is not None
+
+
+def resolve_conflict(keep_mine: bool) -> None:
+    """After a conflict: reopen the saved design (this tab's edits go), or save this tab's
+    design as a new copy and open that (both are kept)."""
+    store = state.store()
+    if keep_mine:
+        design = state.get(state.DESIGN)
+        create_and_open(store, design.copy(),
+                        f"{design.name or 'Untitled design'} (this tab)"[:100])
+    else:
+        open_saved(store, state.get(state.DESIGN_ID))

@@ -37,6 +37,11 @@ class Key:
 
 DESIGN_ID = Key("nc_design_id", lambda: None, "Store id of the design open on the canvas.")
 DESIGN = Key("nc_design", lambda: None, "The open builder.design.Design.")
+DESIGN_VERSION = Key("nc_design_version", lambda: None, "The stored version of the open design "
+                     "this session last read or wrote (a save from an older one is refused).")
+CONFLICT = Key("nc_design_conflict", lambda: None, "When another tab or window saved the open "
+               "design after this session read it: the time of that save (this session's "
+               "edits are then not saved until the person chooses).")
 HISTORY = Key("nc_history", lambda: None, "builder.history.History of the open design.")
 SELECTED = Key("nc_selected", lambda: None, "Id of the node the inspector shows, or None.")
 REVISION = Key("nc_revision", lambda: 0, "Bumped when the design is replaced; inspector "
@@ -81,8 +86,9 @@ SESSION = Key("nc_session", _session_id, "This browser session's own id: the "
               "runs it starts are its own (others see them only in the run history), and so "
               "are its uploads.")
 
-ALL_KEYS = (SESSION, DESIGN_ID, DESIGN, HISTORY, SELECTED, REVISION, CANVAS_REVS, CANVAS_APPLIED,
-            FLASH, UPLOAD_NONCE, CONFIRM_DELETE, PENDING, UNSAVED, KEPT)
+ALL_KEYS = (SESSION, DESIGN_ID, DESIGN_VERSION, CONFLICT, DESIGN, HISTORY, SELECTED, REVISION,
+            CANVAS_REVS, CANVAS_APPLIED, FLASH, UPLOAD_NONCE, CONFIRM_DELETE, PENDING, UNSAVED,
+            KEPT)
 
 # Prefixes of widget keys made per node or per design (see widget_key).
 INSPECTOR = "nc_insp"

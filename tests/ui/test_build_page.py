@@ -480,3 +480,47 @@ def test_with_data_prepared_the_summary_checks_the_design_against_it(home):
     fixed = design_of(at)
     assert fixed.node("features").params["shape"] == [4]
     assert analyze(fixed).ok
+
+
+def test_a_stale_tab_never_overwrites_newer_edits_and_is_asked_what_to_keep(home):
+    first = ok(run())
+    second = ok(run())  # the same design, open in a second tab
+    assert first.session_state[state.DESIGN_ID.name] == second.session_state[state.DESIGN_ID.name]
+    design_id = first.session_state[state.DESIGN_ID.name]
+    add(first, "Input")
+    add(first, "Dense")
+    add(second, "Conv2D")  # built on the empty design the second tab opened
+    stored = Design.from_json(Store(store_path(home)).get_design(design_id).json)
+    assert [n.type for n in stored.nodes] == ["Input", "Dense"]
+    assert any("changed in another tab" in w.value for w in second.warning)
+    assert [n.type for n in design_of(second).nodes] == ["Conv2D"]  # kept in the tab
+
+    click(second, state.TOOLBAR, "keep_copy")
+    copy_id = second.session_state[state.DESIGN_ID.name]
+    assert copy_id != design_id and not any("changed in another tab" in w.value
+                                            for w in second.warning)
+    names = {d.id: d.name for d in Store(store_path(home)).list_designs()}
+    assert names[copy_id].endswith("(this tab)")
+    add(second, "Dense")  # the copy saves normally
+    copy = Design.from_json(Store(store_path(home)).get_design(copy_id).json)
+    assert [n.type for n in copy.nodes] == ["Conv2D", "Dense"]
+
+    add(first, "Dropout")  # the first tab was never in the way of anyone
+    assert not any("another tab" in w.value for w in first.warning)
+    add(first, "Dense")
+    stored = Design.from_json(Store(store_path(home)).get_design(design_id).json)
+    assert [n.type for n in stored.nodes] == ["Input", "Dense", "Dropout", "Dense"]
+
+
+def test_reloading_after_a_conflict_shows_the_saved_design(home):
+    first, second = ok(run()), ok(run())
+    add(first, "Input")
+    add(second, "Dense")
+    assert any("changed in another tab" in w.value for w in second.warning)
+    click(second, state.TOOLBAR, "reload")
+    assert [n.type for n in design_of(second).nodes] == ["Input"]
+    add(second, "Dense")
+    assert not any("changed in another tab" in w.value for w in second.warning)
+    design_id = second.session_state[state.DESIGN_ID.name]
+    stored = Design.from_json(Store(store_path(home)).get_design(design_id).json)
+    assert [n.type for n in stored.nodes] == ["Input", "Dense"]
