@@ -7,6 +7,7 @@ The folder is, in order of precedence: the ``--workspace`` command-line flag, th
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -82,3 +83,33 @@ def ensure(folder: str | os.PathLike) -> Path:
 def store_path(folder: str | os.PathLike) -> Path:
     """The SQLite file inside a workspace folder."""
     return Path(folder) / STORE_FILENAME
+
+
+def set_aside(store_file: str | os.PathLike) -> Path:
+    """Move a damaged store file (and SQLite's -wal and -shm beside it) to a dated name in
+    the same folder, never deleting it; the next open starts a fresh store.
+
+    Returns:
+        The file's new path.
+
+    Raises:
+        WorkspaceError: the file cannot be moved.
+    """
+    path = Path(store_file)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    number = 2
+    while target.exists():
+        target = path.with_name(f"{path.name}.damaged-{stamp}-{number}")
+        number += 1
+    try:
+        for suffix in ("-wal", "-shm"):
+            companion = path.with_name(path.name + suffix)
+            if companion.exists():
+                os.replace(companion, target.with_name(target.name + suffix))
+        if path.exists():
+            os.replace(path, target)
+    except OSError as exc:
+        raise WorkspaceError(f"The store {str(path)!r} could not be moved aside "
+                             f"({exc.strerror}). Move it away by hand and restart.") from exc
+    return target

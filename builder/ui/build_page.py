@@ -24,7 +24,7 @@ from builder.design import Design, DesignFormatError, list_templates
 from builder.markdown import escape as escape_md
 from builder.store import DesignNameError, Store, StoreError
 from builder.ui import canvas, canvas_bridge, data_fit, edits, state
-from builder.ui.opening import LAST_DESIGN_SETTING, resolve_conflict, save_open
+from builder.ui.opening import LAST_DESIGN_SETTING, resolve_conflict, save_open, store_problem
 from builder.ui.opening import bump as _bump
 from builder.ui.opening import create_and_open as _create
 from builder.ui.opening import open_saved as _open
@@ -59,7 +59,7 @@ def open_design(show_error: bool = True) -> Design | None:
         return _ensure_open(_store())
     except (WorkspaceError, StoreError) as exc:
         if show_error:
-            st.error(str(exc))
+            store_problem(exc, state.widget_key(state.TOOLBAR, "set_aside"))
         return None
 
 

@@ -94,3 +94,37 @@ def resolve_conflict(keep_mine: bool) -> None:
                         f"{design.name or 'Untitled design'} (this tab)"[:100])
     else:
         open_saved(store, state.get(state.DESIGN_ID))
+
+
+def store_problem(exc: Exception, key: str) -> None:
+    """Say why the workspace's store cannot be used; when the file is damaged, offer to move
+    it aside (it is kept, under a dated name) and start a fresh workspace."""
+    import sqlite3
+
+    import streamlit as st
+
+    from builder import workspace
+
+    st.error(md(str(exc)))
+    cause = exc.__cause__
+    if not isinstance(cause, sqlite3.DatabaseError) or isinstance(cause, sqlite3.OperationalError):
+        return  # busy, unreadable or newer: nothing to move aside
+    path = workspace.store_path(workspace.resolve())
+    if not path.is_file():
+        return
+    st.button("Move the damaged file aside and start a fresh workspace", key=key,
+              on_click=_set_aside, args=(path,), icon=":material/restore_page:",
+              help=f"Renames {path.name} to {path.name}.damaged-<date>; nothing is deleted.")
+
+
+def _set_aside(path) -> None:
+    from builder import workspace
+
+    try:
+        kept = workspace.set_aside(path)
+        state.forget_store()
+    except workspace.WorkspaceError as exc:
+        state.flash("error", md(str(exc)))
+        return
+    state.flash("success", f"The damaged file is kept as {md(str(kept))}; this is a fresh "
+                           "workspace.")

@@ -206,6 +206,11 @@ def _open_store(folder: str) -> Store:
     return Store(workspace.store_path(path))
 
 
+def forget_store() -> None:
+    """Drop the cached store, so the next use opens the file afresh (after it was moved)."""
+    _open_store.clear()
+
+
 def workspace_folder() -> str:
     """The workspace folder: NEURAL_CANVAS_HOME (app.py puts the --workspace flag there)."""
     return str(workspace.resolve())

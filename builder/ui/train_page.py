@@ -29,7 +29,7 @@ from builder.gan import tile
 from builder.gan_training import GanConfig
 from builder.markdown import escape as md
 from builder.run_store import RunRecord
-from builder.ui import data_fit, export_page, state
+from builder.ui import data_fit, export_page, opening, state
 
 RUN = state.Key("nc_train_run", lambda: None, "Id of the run the Train page shows.")
 NOTICE = state.Key("nc_train_notice", lambda: None, "(level, message) shown once above the run.")
@@ -763,7 +763,7 @@ def render() -> None:
     try:
         manager = _manager()
     except Exception as exc:  # workspace or store unusable: say so instead of a traceback
-        st.error(f"The run history cannot be opened: {exc}")
+        opening.store_problem(exc, _key("set_aside"))
         return
     design = _design()
     data = _data()

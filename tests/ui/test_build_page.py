@@ -524,3 +524,20 @@ def test_reloading_after_a_conflict_shows_the_saved_design(home):
     design_id = second.session_state[state.DESIGN_ID.name]
     stored = Design.from_json(Store(store_path(home)).get_design(design_id).json)
     assert [n.type for n in stored.nodes] == ["Input", "Dense"]
+
+
+@pytest.mark.parametrize("damage", [b"\0" * 8192, b"SQLite format 3\0" + b"garbage" * 100,
+                                    b"not a database at all"])
+def test_a_damaged_store_is_said_and_moved_aside_on_request_never_deleted(home, damage):
+    home.mkdir(parents=True)
+    store_file = store_path(home)
+    store_file.write_bytes(damage)
+    at = ok(run())
+    assert any("could not be read" in e.value or "cannot be opened" in e.value
+               for e in at.error), [e.value for e in at.error]
+    click(at, state.TOOLBAR, "set_aside")
+    (kept,) = list(home.glob("neural_canvas.sqlite.damaged-*"))
+    assert kept.read_bytes() == damage
+    assert not at.error and design_of(at).nodes == []
+    assert any("kept as" in s.value for s in at.success)
+    assert [d.name for d in Store(store_file).list_designs()] == ["Untitled design"]
