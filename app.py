@@ -25,7 +25,9 @@ if _flag:
 # Before any page touches TensorFlow: GPU memory is taken as needed, not all at once.
 strategy.enable_memory_growth()
 
-st.set_page_config(page_title="Neural Canvas", page_icon=":material/hub:", layout="wide")
+# The icon is a file of ours: a Material icon name would make the browser fetch it from
+# Google's font servers, and the app works offline and asks no one else for anything.
+st.set_page_config(page_title="Neural Canvas", page_icon=str(sidebar.ICON), layout="wide")
 
 pages = [
     st.Page(build_page.render, title="Build", icon=":material/account_tree:",

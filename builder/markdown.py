@@ -19,3 +19,12 @@ def escape(text: object) -> str:
     flat = str(text).replace("\x00", "").replace("\r\n", " ").replace("\r", " ") \
         .replace("\n", " ")
     return _SPECIAL.sub(r"\\\1", flat)
+
+
+def plotly_text(text: object) -> str:
+    """``text`` for a Plotly label, legend entry, tick or title, shown as written.
+
+    Plotly reads a few HTML tags in its texts (``<b>``, ``<a href>``, ``<br>``); the
+    entities it decodes stand for the characters instead.
+    """
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

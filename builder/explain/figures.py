@@ -12,6 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from builder.markdown import plotly_text
+
 # Inferno as rgb() stops: this plotly.js draws Inferno's first stop, the hex '#000004', pink.
 _INFERNO = ["#000004", "#1b0c41", "#4a0c6b", "#781c6d", "#a52c60", "#cf4446", "#ed6925",
             "#fb9b06", "#f7d13d", "#fcffa4"]
@@ -25,6 +27,40 @@ HEIGHT = 420
 def _layout(fig: go.Figure, title: str = "", height: int = HEIGHT) -> go.Figure:
     fig.update_layout(title=title or None, height=height, margin=dict(l=40, r=20, t=50, b=40),
                       template="plotly_white")
+    return as_text(fig)
+
+
+def as_text(fig: go.Figure) -> go.Figure:
+    """Make every text a figure shows from data (class names, column names, layer names,
+    tokens) show as written: trace names, category values, cell texts and titles.
+
+    Our own hover templates keep their markup; a name put into one is escaped where it is
+    written.
+    """
+    def plain(value):
+        if isinstance(value, str):
+            return plotly_text(value)
+        if isinstance(value, (list, tuple)) or (isinstance(value, np.ndarray)
+                                                and value.dtype.kind in "OUS"):
+            return [plain(item) for item in value]
+        return value
+
+    for trace in fig.data:
+        for attribute in ("name", "x", "y", "text"):
+            value = getattr(trace, attribute, None)
+            if value is not None and (isinstance(value, str) or any(
+                    isinstance(item, (str, list, tuple)) for item in np.ravel(
+                        np.asarray(value, dtype=object))[:1000])):
+                trace[attribute] = plain(value)
+    layout = fig.layout
+    if layout.title and layout.title.text:
+        layout.title.text = plotly_text(layout.title.text)
+    for axis in fig.select_xaxes():
+        if axis.title and axis.title.text:
+            axis.title.text = plotly_text(axis.title.text)
+    for axis in fig.select_yaxes():
+        if axis.title and axis.title.text:
+            axis.title.text = plotly_text(axis.title.text)
     return fig
 
 
@@ -286,7 +322,7 @@ def code_space_scatter(codes, labels=None, label_names=None, layer: str = "code"
                 marker=dict(size=6, opacity=0.75,
                             color=_CLASS_COLOURS[rank % len(_CLASS_COLOURS)]),
                 customdata=members,
-                hovertemplate=f"{name}: sample %{{customdata}}<extra></extra>"))
+                hovertemplate=f"{plotly_text(name)}: sample %{{customdata}}<extra></extra>"))
         rest = np.flatnonzero(np.isin(labels, classes[max_legend:]))
         if len(rest):
             fig.add_trace(go.Scatter(x=codes[rest, 0], y=codes[rest, 1], mode="markers",

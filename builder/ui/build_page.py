@@ -291,8 +291,11 @@ def _on_template(slug: str) -> None:
 
 def _on_upload(key: str) -> None:
     uploaded = st.session_state.get(key)
-    if uploaded is None:
+    # The browser may send the same upload again with the next runs (a new design's
+    # layout makes several) before it drops the old uploader: open each file once.
+    if uploaded is None or uploaded.file_id in state.get(state.OPENED_FILES):
         return
+    state.get(state.OPENED_FILES).add(uploaded.file_id)
     import_file(uploaded.name, uploaded.getvalue())
     state.put(state.UPLOAD_NONCE, state.get(state.UPLOAD_NONCE) + 1)
 
@@ -309,15 +312,15 @@ def import_file(filename: str, data: bytes) -> bool:
     try:
         design = Design.from_json(data)
     except DesignFormatError as exc:
-        state.flash("error", f"{filename!r} was not opened: {exc} Your current design is "
-                             "unchanged.")
+        state.flash("error", f"'{escape_md(filename)}' was not opened: {escape_md(str(exc))} "
+                             "Your current design is unchanged.")
         return False
     name = design.name.strip() or Path(filename).stem or UNTITLED
     unplaced = edits.needs_layout(design)
     if unplaced:
         edits.auto_layout(design)  # placed at once; the canvas then lays it out properly
     _create(_store(), design, name[:100], lay_out=unplaced)
-    state.flash("success", f"Opened {filename!r} as a new design.")
+    state.flash("success", f"Opened '{escape_md(filename)}' as a new design.")
     return True
 
 
@@ -388,7 +391,7 @@ def _toolbar(store: Store, design: Design, report: Report) -> None:
         for problem in report.design_problems():
             st.warning(problem.message)
         if misfits:
-            with st.expander(f"The design and the prepared data ({data.source})",
+            with st.expander(f"The design and the prepared data ({escape_md(str(data.source))})",
                              expanded=True):
                 data_fit.show(misfits, data, state.widget_key(state.TOOLBAR, "fit"))
 
@@ -669,7 +672,7 @@ def _input_order(design: Design, node_id: str, layer_type: catalog.LayerType,
         name = (layer_type.input_names[index] if index < len(layer_type.input_names)
                 else f"input {index + 1}")
         text_col, up_col, down_col = st.columns([3, 1, 1], vertical_alignment="center")
-        text_col.markdown(f"{index + 1}. `{source}` ({name})")
+        text_col.markdown(f"{index + 1}. {escape_md(source)} ({escape_md(name)})")
         up_col.button("↑", key=state.widget_key(state.INSPECTOR, revision, node_id, "up",
                                                 index),
                       on_click=_on_move_input, args=(node_id, index, -1),

@@ -13,6 +13,7 @@ import streamlit as st
 from builder.data import PreparedData
 from builder.data.link import LinkIssue, apply_fix, check_link, fix_all
 from builder.design import Design
+from builder.markdown import escape as md
 from builder.ui import canvas_bridge, opening, state
 
 PREPARED = state.Key("nc_prepared", lambda: None,
@@ -47,7 +48,7 @@ def replace_design(design: Design) -> None:
         try:
             opening.save_open(snapshot)
         except Exception as exc:  # the store is unusable: the design stays fixed in the session
-            st.warning(f"The fixed design could not be saved: {exc}")
+            st.warning(f"The fixed design could not be saved: {md(str(exc))}")
     state.put(state.CANVAS_REVS, canvas_bridge.bumped(state.get(state.CANVAS_REVS), graph=True))
     state.put(state.REVISION, state.get(state.REVISION) + 1)
 

@@ -33,6 +33,7 @@ from builder.data.link import preparation_hints
 from builder.data.samples import get_sample, list_samples
 from builder.data.tabular import infer_task, prepare_tabular
 from builder.data.timeseries import prepare_timeseries
+from builder.explain.figures import as_text
 from builder.markdown import escape as md
 from builder.ui import data_fit, state
 from builder.ui.data_fit import PREPARED
@@ -289,7 +290,7 @@ def _chart(summary: dict, title: str) -> go.Figure:
         figure = go.Figure(go.Bar(x=labels, y=counts, marker_color="#f58518"))
     figure.update_layout(title=dict(text=title, font=dict(size=13)), height=210,
                          margin=dict(l=10, r=10, t=36, b=10), showlegend=False)
-    return figure
+    return as_text(figure)
 
 
 def _column_table(source: TabularSource) -> dict[str, str]:
@@ -365,7 +366,7 @@ def _tabular_view(source: TabularSource) -> None:
     frame = source.frame
     st.subheader(md(source.name))
     for note in source.notes:
-        st.info(note, icon=":material/info:")
+        st.info(md(note), icon=":material/info:")
     st.caption(f"{len(frame):,} rows x {frame.shape[1]} columns; encoding "
                f"{ENCODING_NAMES.get(source.encoding, source.encoding)}. First 100 rows:")
     st.dataframe(frame.head(100), key=_key("preview", state.get(SOURCE_NO)), height=260)
@@ -413,7 +414,7 @@ def _predict_form(source: TabularSource, kinds: dict[str, str]) -> None:
         figure = go.Figure(go.Bar(x=[str(v) for v in balance.index], y=balance.to_numpy(),
                                   marker_color="#54a24b"))
         figure.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10))
-        st.plotly_chart(figure, key=_key("balance", no, targets[0]),
+        st.plotly_chart(as_text(figure), key=_key("balance", no, targets[0]),
                         config={"displayModeBar": False})
     text_features = [c for c in features if kinds.get(c) == "text"]
     max_tokens, length = 20_000, None
@@ -491,7 +492,7 @@ def _image_view(source: ImageSource) -> None:
     st.caption(f"{len(source):,} images in {len(counts)} classes.")
     figure = go.Figure(go.Bar(x=list(counts), y=list(counts.values()), marker_color="#4c78a8"))
     figure.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10))
-    st.plotly_chart(figure, key=_key("counts", no), config={"displayModeBar": False})
+    st.plotly_chart(as_text(figure), key=_key("counts", no), config={"displayModeBar": False})
     pictures = _gallery(source)
     shown = list(pictures.items())[:20]
     for name, images in shown:
@@ -550,8 +551,8 @@ def _prepare(make) -> None:
         _error(exc)
         return
     except (OSError, MemoryError) as exc:
-        st.error(f"**Preparing the data failed** ({exc}). The dataset prepared before is kept; "
-                 "try fewer rows, a smaller image size or fewer categories.")
+        st.error(f"**Preparing the data failed** ({md(str(exc))}). The dataset prepared before "
+                 "is kept; try fewer rows, a smaller image size or fewer categories.")
         return
     state.put(PREPARED, prepared)
     state.put(PREPARED_FROM, state.get(SOURCE_NO))

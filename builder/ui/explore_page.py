@@ -33,6 +33,7 @@ import streamlit as st
 from builder import run_files
 from builder.explain import activations, figures, learning_cycle, predictions, saliency
 from builder.explain.metrics import MetricError
+from builder.markdown import escape as md
 from builder.ui import data_fit, export_page, state
 
 PREFIX = "nc_explore"
@@ -308,8 +309,8 @@ def _cell_samples(item: Explorable, result, confusion: np.ndarray) -> None:
     from builder.explain.metrics import cell_indices
 
     indices = cell_indices(result.y_true, result.y_pred, true_class, predicted_class)
-    st.markdown(f"**{len(indices)} sample(s): true {_class_label(result, true_class)}, "
-                f"predicted {_class_label(result, predicted_class)}**")
+    st.markdown(f"**{len(indices)} sample(s): true {md(_class_label(result, true_class))}, "
+                f"predicted {md(_class_label(result, predicted_class))}**")
     shown = indices[:CELL_SAMPLES]
     confidence = result.probabilities[shown, predicted_class]
     if item.data.kind == "images":
@@ -403,16 +404,16 @@ def _reconstruction(item, result, scores) -> None:
         space = _cached(item, ("codes", result.split),
                         lambda: codes.code_space(item.model, item.data, result.split))
     except codes.CodeError as exc:
-        st.info(str(exc), icon=":material/info:")
+        st.info(md(str(exc)), icon=":material/info:")
         return
     if not space.is_2d:
-        st.caption(f"The bottleneck '{space.layer}' gives {space.size:,} numbers per sample "
+        st.caption(f"The bottleneck '{md(space.layer)}' gives {space.size:,} numbers per sample "
                    f"(shape {space.shape}). A map of the code space needs a bottleneck of two "
                    "units, such as the 'code' layer of the template 'Autoencoder with a 2-D "
                    "code'.")
         return
     st.caption(f"Each point is one {result.split} sample at its 2-D code (the output of "
-               f"'{space.layer}'). " + ("The colours are the labels the data had; training "
+               f"'{md(space.layer)}'). " + ("The colours are the labels the data had; training "
                                         "never saw them." if space.labels is not None else
                                         "This data has no labels to colour the points by."))
     st.plotly_chart(figures.code_space_scatter(space.codes, space.labels, space.label_names,
@@ -429,8 +430,8 @@ def _generator_model(item: Explorable):
     try:
         return _load_model(path, Path(path).stat().st_mtime)
     except Exception as exc:  # a damaged or foreign file: say so, keep the page
-        st.info(f"The saved generator of this run could not be loaded ({exc}). Train it again, "
-                "or choose another run.", icon=":material/info:")
+        st.info(f"The saved generator of this run could not be loaded ({md(str(exc))}). Train it "
+                "again, or choose another run.", icon=":material/info:")
         return None
 
 
@@ -487,8 +488,8 @@ def _sample_picker(tab: str, split: str, result) -> int:
         state.put(SAMPLE, int(value))
     index = int(value)
     if result.is_classification:
-        st.caption(f"True: **{_class_label(result, result.y_true[index])}** · predicted: "
-                   f"**{_class_label(result, result.y_pred[index])}** "
+        st.caption(f"True: **{md(_class_label(result, result.y_true[index]))}** · predicted: "
+                   f"**{md(_class_label(result, result.y_pred[index]))}** "
                    f"({result.probabilities[index].max():.1%})")
     elif result.task == "regression":
         names = result.target_names or [f"target {i + 1}"
@@ -669,12 +670,12 @@ def _learning_tab(item: Explorable) -> None:
     try:
         record = learning_cycle.load(path)
     except learning_cycle.LearningCycleError as exc:
-        st.warning(str(exc))
+        st.warning(md(str(exc)))
         return
     grads, weights = record["gradient_norms"], record["weight_histograms"]
     for part in (grads, weights):
         if part.get("error"):
-            st.warning(part["error"])
+            st.warning(md(part["error"]))
     st.markdown("**Backpropagation**: the size of each layer's gradient, epoch by epoch. Lines "
                 "that sink towards zero for the first layers mean vanishing gradients; lines "
                 "that climb mean exploding ones.")
@@ -698,7 +699,7 @@ def _try_tab(item: Explorable) -> None:
     try:
         raw = _try_input(item)
     except (predictions.ExploreError, ValueError) as exc:
-        st.error(str(exc))
+        st.error(md(str(exc)))
         return
     if raw is None:
         return
@@ -707,7 +708,7 @@ def _try_tab(item: Explorable) -> None:
         probabilities = answer["probabilities"][0]
         names = [str(c) for c in data.class_names] or [str(i) for i in range(len(probabilities))]
         best = int(np.argmax(probabilities))
-        st.success(f"Predicted **{names[best]}** ({probabilities[best]:.1%}).")
+        st.success(f"Predicted **{md(names[best])}** ({probabilities[best]:.1%}).")
         order = np.argsort(-probabilities)[:10]
         st.plotly_chart(figures.attribution_bars([names[i] for i in order],
                                                  probabilities[order], "Class probabilities",
@@ -721,7 +722,8 @@ def _try_tab(item: Explorable) -> None:
                             width="stretch", key=_key("try_cam"))
     elif "values" in answer:
         names = data.target_names or [f"target {i + 1}" for i in range(answer["values"].shape[1])]
-        st.success(" · ".join(f"{n}: **{v:.4g}**" for n, v in zip(names, answer["values"][0])))
+        st.success(" · ".join(f"{md(n)}: **{v:.4g}**"
+                              for n, v in zip(names, answer["values"][0])))
     else:
         st.plotly_chart(figures.reconstruction_pairs(answer["inputs"], answer["outputs"]),
                         width="stretch", key=_key("try_pairs"))
@@ -762,7 +764,7 @@ def render() -> None:
     st.header("Explore")
     found, warning = _candidates()
     if warning:
-        st.warning(warning)
+        st.warning(md(warning))
     if not found:
         st.info("Nothing to explore yet: train a model on the Train page first.",
                 icon=":material/info:")
@@ -806,7 +808,7 @@ def render() -> None:
                 section()
             except (predictions.ExploreError, saliency.SaliencyError, MetricError,
                     activations.ActivationError, learning_cycle.LearningCycleError) as exc:
-                st.error(str(exc))
+                st.error(md(str(exc)))
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ def _runs_with_models() -> list:
 
         runs = RunStore().list_runs()
     except Exception as exc:  # an unreadable store must not break the page
-        st.warning(f"The run history could not be read: {exc}")
+        st.warning(f"The run history could not be read: {md(str(exc))}")
         return []
     return [r for r in runs if r.artifacts.get("model")
             and Path(r.artifacts["model"]).is_file()]
@@ -95,7 +95,7 @@ def _export_section() -> None:
             try:
                 data, result, label = _build(choices[choice], tuple(formats))
             except (export.ExportError, ValueError, OSError) as exc:
-                st.error(f"The bundle could not be made: {exc}")
+                st.error(f"The bundle could not be made: {md(str(exc))}")
                 return
         st.session_state[ZIP] = {"data": data, "name": _file_name(label), "choice": choice,
                                  "label": label, "files": result.files,
@@ -104,8 +104,8 @@ def _export_section() -> None:
     # A bundle belongs to the model it was built from: another choice shows none.
     if bundle and bundle.get("choice") == choice:
         for message in bundle["messages"]:
-            st.warning(message)
-        st.download_button(f"Download the zip of {bundle['label']}", bundle["data"],
+            st.warning(md(message))
+        st.download_button(f"Download the zip of {md(bundle['label'])}", bundle["data"],
                            file_name=bundle["name"], mime="application/zip",
                            key="nc_export_download")
         with st.expander(f"{len(bundle['files'])} files in the zip"):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from builder.devices import Devices, find_devices
 from builder.ui import state
+
+ICON = Path(__file__).with_name("icon.png")  # the page's icon, served by the app itself
 
 
 @st.cache_resource(show_spinner="Looking for GPUs...")

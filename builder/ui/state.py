@@ -54,6 +54,8 @@ CANVAS_APPLIED = Key("nc_canvas_applied", lambda: (None, 0), "(canvas session, n
 FLASH = Key("nc_flash", list, "(level, message, queued at, shown) messages shown at the top of "
             "the page in every run for FLASH_SECONDS after they were queued (at least once).")
 FLASH_SECONDS = 8.0
+OPENED_FILES = Key("nc_opened_files", set, "File ids of design uploads already opened (the "
+                   "browser can send one upload more than once).")
 UPLOAD_NONCE = Key("nc_upload_nonce", lambda: 0, "Bumped after an upload to clear the uploader.")
 RUN_LOCK = Key("nc_run_lock", threading.Lock, "Held by the Build page while it folds the "
                "canvas's edits into the design: with fast reruns Streamlit starts a new run "
@@ -87,8 +89,8 @@ SESSION = Key("nc_session", _session_id, "This browser session's own id: the "
               "are its uploads.")
 
 ALL_KEYS = (SESSION, DESIGN_ID, DESIGN_VERSION, CONFLICT, DESIGN, HISTORY, SELECTED, REVISION,
-            CANVAS_REVS, CANVAS_APPLIED, FLASH, UPLOAD_NONCE, CONFIRM_DELETE, PENDING, UNSAVED,
-            KEPT)
+            CANVAS_REVS, CANVAS_APPLIED, FLASH, OPENED_FILES, UPLOAD_NONCE, CONFIRM_DELETE,
+            PENDING, UNSAVED, KEPT)
 
 # Prefixes of widget keys made per node or per design (see widget_key).
 INSPECTOR = "nc_insp"

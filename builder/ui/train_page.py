@@ -28,6 +28,7 @@ from builder.design import Design, DesignFormatError
 from builder.gan import tile
 from builder.gan_training import GanConfig
 from builder.markdown import escape as md
+from builder.markdown import plotly_text
 from builder.run_store import RunRecord
 from builder.ui import data_fit, export_page, opening, state
 
@@ -486,6 +487,7 @@ def _final_text(final: dict, standardised: bool = False) -> str:
 
 def _show_outcome(status: str, message: str, final: dict, standardised: bool = False) -> None:
     final_text = _final_text(final, standardised)
+    message = md(message or "")  # it can quote a design's names or an error's words
     if status == "finished":
         st.success(" ".join(part for part in ("Finished.", message, final_text) if part),
                    icon=":material/check_circle:")
@@ -623,7 +625,7 @@ def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecor
         problems = config.problems(data.task, T.split_size(data, "train"), manager.plan) if (
             ready) else []
     for problem in problems:
-        st.error(problem)
+        st.error(md(problem))
     if st.button("Train", key=_key("train"), type="primary", icon=":material/play_arrow:",
                  disabled=not ready or bool(problems),
                  help="Train the open design on the prepared data with these settings."):
@@ -708,7 +710,8 @@ def _history(manager: jobs.JobManager) -> None:
             if points:
                 figure.add_trace(go.Scatter(
                     x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers",
-                    name=_run_label(by_id[run_id]), line={"color": COLORS[index % len(COLORS)]}))
+                    name=plotly_text(_run_label(by_id[run_id])),
+                    line={"color": COLORS[index % len(COLORS)]}))
         figure.update_layout(height=360, xaxis_title="epoch", yaxis_title=metric,
                              margin={"l": 40, "r": 10, "t": 20, "b": 40},
                              legend={"orientation": "h", "y": -0.2})
