@@ -55,6 +55,9 @@ log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "starting", "running", "stopping", "saving")
 HEARTBEAT_SECONDS = 20.0
+# A worker told to stop finishes its batch and saves; one still running this long after
+# Stop is hung (a step that never ends, a stuck device) and is ended.
+STOP_GRACE_SECONDS = 120.0
 LEARNING_CYCLE_FILE = worker.LEARNING_CYCLE_FILE
 WORKER_LOG = worker.WORKER_LOG
 SPARE_LOG = "spare-worker.log"
@@ -89,6 +92,7 @@ class Job:
     partner: Design | None = None  # a GAN's discriminator (``design`` is its generator)
     owner: str = ""  # the session that started it: only it sees the run live and stops it
     process: subprocess.Popen | None = None
+    ended_after_stop: bool = False  # the worker did not stop within the grace and was ended
     _loaded: dict = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _load_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -138,8 +142,19 @@ class Job:
         with self._lock:
             self.stop_event.set()
             _tell(self.process, "stop")
+            if self.process is not None and self.process.poll() is None:
+                watchdog = threading.Timer(STOP_GRACE_SECONDS, self._end_if_hung,
+                                           args=(self.process,))
+                watchdog.daemon = True
+                watchdog.start()
         if self.status in ("starting", "running"):
             self.progress.set_status("stopping", "Stopping after the current batch...")
+
+    def _end_if_hung(self, process: subprocess.Popen) -> None:
+        with self._lock:
+            if process is self.process and process.poll() is None:
+                self.ended_after_stop = True
+                process.kill()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the current session to end; True when it has."""
@@ -393,6 +408,7 @@ class JobManager:
                 setattr(job, name, value)
             job.stop_event = threading.Event()
             job.process = None
+            job.ended_after_stop = False
         self._start(job)
         return job
 
@@ -513,8 +529,12 @@ class JobManager:
             code = job.process.wait()
         if outcome is None:  # it died: a checkpoint, when there is one, lets it resume
             checkpoint = read_checkpoint_info(job.run_dir) is not None
-            outcome = {"status": "interrupted" if checkpoint else "failed",
-                       "message": _death_words(code, job.run_dir, checkpoint)}
+            words = _death_words(code, job.run_dir, checkpoint)
+            if job.ended_after_stop:
+                words = (f"The training process did not stop within {STOP_GRACE_SECONDS:.0f} s "
+                         "of Stop (a step that never ends, or a stuck device), so it was ended. "
+                         + words.split(". ", 1)[1])
+            outcome = {"status": "interrupted" if checkpoint else "failed", "message": words}
         return outcome
 
     def _spawn_worker(self, log_file, spare: bool) -> subprocess.Popen:

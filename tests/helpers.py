@@ -29,3 +29,11 @@ def design(nodes: list, edges: list) -> Design:
         "edges": [{"source": e[0], "target": e[1], **({"slot": e[2]} if len(e) > 2 else {})}
                   for e in edges],
     })
+
+
+def shown(markdown: str) -> str:
+    """The characters a Markdown text renders to, backslash escapes undone (the pages
+    escape names and messages: builder.markdown.escape)."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown)

@@ -180,6 +180,25 @@ def test_training_runs_in_a_worker_process_that_can_die_alone(manager):
     assert other.status == "finished"
 
 
+def test_a_worker_that_does_not_stop_after_stop_is_ended_and_can_resume(manager, monkeypatch):
+    from builder import jobs
+
+    monkeypatch.setattr(jobs, "STOP_GRACE_SECONDS", 1.0)
+    job = manager.submit(_design(), _data(), TrainConfig(epochs=400, batch_size=4))
+    _wait_until(lambda: read_checkpoint_info(job.run_dir) is not None)
+    os.kill(job.process.pid, signal.SIGSTOP)  # hung: it can no longer read "stop"
+    job.stop()
+    _wait(job)
+    snapshot = job.progress.snapshot()
+    assert snapshot.status == "interrupted", snapshot.message
+    assert "did not stop within 1 s of Stop" in snapshot.message
+    assert "press Resume" in snapshot.message
+    resumed = manager.resume_run(job.run_id, _data(), extra_epochs=0)
+    resumed.stop()
+    _wait(resumed)
+    assert resumed.status in ("stopped", "finished")
+
+
 def test_a_spare_worker_waits_with_tensorflow_loaded_and_takes_the_next_run(tmp_path):
     manager = JobManager(RunStore(tmp_path / "neural_canvas.sqlite"), device_plan=CPU,
                          spare_worker=True)

@@ -32,7 +32,7 @@ def test_the_wheel_carries_the_built_canvas_and_streamlit_finds_it(tmp_path):
     (wheel,) = wheels.glob("neural_canvas-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for part in ("canvas_frontend/pyproject.toml", "canvas_frontend/build/index.js",
-                 "canvas_frontend/build/index.css"):
+                 "canvas_frontend/build/index.css", "icon.png"):
         assert f"builder/ui/{part}" in names
     assert not any("node_modules" in n or "/src/" in n for n in names)
     target = tmp_path / "site"

@@ -29,22 +29,17 @@ def _train_small_cnn_on_digits(page: Page, url: str, shot) -> None:
     page.get_by_role("button", name="Load sample").click()
     expect(page.get_by_role("button", name="Prepare dataset")).to_be_visible(timeout=60_000)
     settle(page)
-    for side in ("height", "width"):
-        box = page.locator(f'[class*="st-key-nc_data--{side}--"] input').last
-        box.fill("16")
-        box.press("Enter")
-        settle(page)
+    for side in ("Height", "Width"):
+        set_number(page, side, 16)
     page.get_by_role("button", name="Prepare dataset").click()
     expect(page.get_by_text("Prepared for training")).to_be_visible(timeout=60_000)
     settle(page)
-    # The template takes 32x32 images; its 10-class softmax output already fits. The
-    # one-click fix sets the Input to the prepared image size (whatever the size fields
-    # held when Prepare ran: a rerun on two loaded cores can swallow a typed value).
+    # The template takes 32x32 images; its 10-class softmax output already fits, and the
+    # one-click fix sets the Input to the prepared 16x16 grey images.
     fits = page.get_by_text("The design fits this data.")
-    fix = page.get_by_role("button", name=re.compile(r"^Set the input shape to \("))
-    expect(fits.or_(fix).first).to_be_visible(timeout=90_000)
-    if fix.count():
-        fix.first.click()
+    fix = page.get_by_role("button", name=re.compile(r"^Set the input shape to \(16, 16, 1\)"))
+    expect(fix.first).to_be_visible(timeout=90_000)
+    fix.first.click()
     expect(fits).to_be_visible(timeout=60_000)
     settle(page)
     go_to_page(page, "Train")

@@ -19,6 +19,7 @@ from builder.store import Store
 from builder.ui import build_page, state
 from builder.validate import analyze
 from builder.workspace import store_path
+from tests.helpers import shown
 
 SCRIPT = """
 from builder.ui import build_page
@@ -418,7 +419,7 @@ def test_a_bad_upload_says_what_is_wrong_and_keeps_the_design(home, data, words)
     ok(at.run())
     assert at.session_state[state.DESIGN_ID.name] == before
     assert [n.id for n in design_of(at).nodes] == ["input_1"]
-    messages = [e.value for e in at.error]
+    messages = [shown(e.value) for e in at.error]
     assert any(words in m and "unchanged" in m for m in messages), messages
 
 

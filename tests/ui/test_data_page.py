@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from builder.history import History
 from builder.ui import data_page
-from tests.helpers import chain
+from tests.helpers import chain, shown
 
 # AppTest cannot drive a file uploader, so the script hands "uploads" to the same
 # functions the uploader calls; the real uploader is covered by tests/e2e.
@@ -137,7 +137,7 @@ def test_dates_are_shown_as_dates_and_a_short_row_is_named(app):
     assert not app.exception
     source = app.session_state[SOURCE]
     assert len(source.frame) == 120
-    infos = " ".join(i.value for i in app.info)
+    infos = " ".join(shown(i.value) for i in app.info)
     assert "Skipped 1 malformed row(s) with fewer fields" in infos and "row 51" in infos
     types = next(d.value for d in app.dataframe if "column" in d.value.columns)
     assert types.set_index("column").loc["when", "type"] == "date"
