@@ -3,7 +3,7 @@ browser on another page: a real app, in Chromium.
 
 Each round trains the MLP classifier template on the breast-cancer sample twice through
 the app, the order alternating: once with the Train page open (its live panel redraws
-every second until the run ends), once after switching the browser to the Build page as
+every second until the run ends), once after switching the browser to the Data page as
 soon as Train is clicked. A run's training time is the sum of its epochs' wall times as
 the worker records them, leaving out the first epoch (tracing) and the worker's start.
 While a watched run trains, the CPU time of the Streamlit server process and of Chromium
@@ -12,7 +12,7 @@ is sampled from /proc: their share of one core is the page's own cost.
 The last line is the median over rounds of (watched training time / unwatched training
 time); the target is at most 1.10 on 2 cores.
 
-    python bench/live_view.py [--rounds 3] [--epochs 60]
+    python bench/live_view.py [--rounds 3] [--epochs 400]
 """
 
 from __future__ import annotations
@@ -102,14 +102,18 @@ def latest_run(home: Path) -> tuple[str, str]:
     return (row[0], row[1]) if row else ("", "")
 
 
-def training_seconds(home: Path, run_id: str) -> float:
+def training_seconds(home: Path, run_id: str, epochs: int) -> float:
+    """The run's epochs' wall time after the first; exits when it did not train them all."""
     with sqlite3.connect(store_path(home)) as conn:
         rows = conn.execute("SELECT epoch, seconds FROM run_epochs WHERE run_id = ? AND "
                             "partial = 0 ORDER BY epoch", (run_id,)).fetchall()
+    if len(rows) != epochs:
+        raise SystemExit(f"run {run_id} trained {len(rows)} epochs, not {epochs}: the "
+                         "Epochs field did not take the value typed")
     return sum(seconds for epoch, seconds in rows if epoch > 1)
 
 
-def wait_finished(home: Path, before: str, timeout: float = 600) -> str:
+def wait_finished(home: Path, before: str, timeout: float = 300) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run_id, status = latest_run(home)
@@ -118,17 +122,19 @@ def wait_finished(home: Path, before: str, timeout: float = 600) -> str:
         if run_id != before and status in ("failed", "diverged", "interrupted"):
             raise SystemExit(f"run {run_id} ended {status}")
         time.sleep(0.2)
-    raise SystemExit("the run did not finish in time")
+    raise SystemExit(f"the run did not finish in time (latest run: {latest_run(home)})")
 
 
-def one_run(page, home: Path, server_pid: int, watched: bool) -> tuple[float, float, float]:
+def one_run(page, home: Path, server_pid: int, watched: bool,
+            epochs: int) -> tuple[float, float, float]:
     """(training seconds, server CPU share, Chromium CPU share) of one run."""
     before, _ = latest_run(home)
     browser = chromium_pids()
+    settle(page)
     cpu0, chrome0, wall0 = cpu_seconds([server_pid]), cpu_seconds(browser), time.monotonic()
     page.get_by_role("button", name="Train", exact=True).click()
     if not watched:
-        go(page, "Build")
+        go(page, "Data")
     run_id = wait_finished(home, before)
     wall = time.monotonic() - wall0
     server = (cpu_seconds([server_pid]) - cpu0) / wall
@@ -137,13 +143,13 @@ def one_run(page, home: Path, server_pid: int, watched: bool) -> tuple[float, fl
         go(page, "Train")
     else:
         settle(page)
-    return training_seconds(home, run_id), server, chrome
+    return training_seconds(home, run_id, epochs), server, chrome
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--epochs", type=int, default=400)
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -156,12 +162,13 @@ def main() -> None:
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             prepare(page, url, args.epochs)
-            one_run(page, home, process.pid, watched=False)  # warm: the spare worker, caches
+            one_run(page, home, process.pid, False, args.epochs)  # warm: the spare worker, caches
             for round_no in range(args.rounds):
                 order = (True, False) if round_no % 2 == 0 else (False, True)
                 times = {}
                 for watched in order:
-                    seconds, server, chrome = one_run(page, home, process.pid, watched)
+                    seconds, server, chrome = one_run(page, home, process.pid, watched,
+                                                      args.epochs)
                     times[watched] = seconds
                     if watched:
                         shares.append((server, chrome))

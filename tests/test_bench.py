@@ -25,6 +25,7 @@ SMALL = {
     "bench/families.py": ["--quick", "--family", "mlp"],
     "bench/gan_digits.py": ["--epochs", "1", "--plain-epochs", "1"],
     "bench/canvas_browser.py": ["--sizes", "20", "--repeats", "1"],
+    "bench/live_view.py": ["--rounds", "1", "--epochs", "3"],
 }
 BENCHES = [c for c in readme_commands() if c.startswith(".venv/bin/python bench/")]
 

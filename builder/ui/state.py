@@ -88,9 +88,13 @@ SESSION = Key("nc_session", _session_id, "This browser session's own id: the "
               "runs it starts are its own (others see them only in the run history), and so "
               "are its uploads.")
 
+RESTORING = Key("nc_restoring", set, "Kept widget keys given back by restore_kept whose "
+                "widgets no finished run has drawn since.")
+DRAWN = Key("nc_drawn", set, "Kept widget keys the current run has drawn.")
+
 ALL_KEYS = (SESSION, DESIGN_ID, DESIGN_VERSION, CONFLICT, DESIGN, HISTORY, SELECTED, REVISION,
             CANVAS_REVS, CANVAS_APPLIED, FLASH, OPENED_FILES, UPLOAD_NONCE, CONFIRM_DELETE,
-            PENDING, UNSAVED, KEPT)
+            PENDING, UNSAVED, KEPT, RESTORING, DRAWN)
 
 # Prefixes of widget keys made per node or per design (see widget_key).
 INSPECTOR = "nc_insp"
@@ -148,14 +152,24 @@ def kept(key: str) -> str:
     memory = get(KEPT)
     if key not in memory:
         memory[key] = None  # known; its value is taken at the end of the run
+    get(DRAWN).add(key)
     return key
 
 
 def restore_kept() -> None:
     """Before a page draws: give back the kept values Streamlit dropped on another page."""
+    restoring = get(RESTORING)
     for key, value in get(KEPT).items():
-        if key not in st.session_state and value is not None:
+        if value is None:
+            continue
+        if key not in st.session_state:
             st.session_state[key] = value
+            restoring.add(key)
+        elif key in restoring:
+            # Given back in a run that was cut short before it drew the widget: set it
+            # again, so the run that draws it sends the value to the browser (a widget
+            # the browser draws afresh shows its default otherwise, and sends that back).
+            st.session_state[key] = st.session_state[key]
 
 
 def remember_kept() -> None:
@@ -168,9 +182,12 @@ def remember_kept() -> None:
 
 def run_keeping_settings(draw: Callable[[], Any]) -> None:
     """Draw a page (``navigation.run``) with the kept widget values given back first."""
+    get(DRAWN).clear()
     restore_kept()
     try:
         draw()
+        # The widgets this run drew to its end carried their values to the browser.
+        get(RESTORING).difference_update(get(DRAWN))
     finally:
         remember_kept()
 

@@ -184,6 +184,7 @@ def _settings(data, plan) -> T.TrainConfig:
             help="Scores shown beside the loss; they do not change what is learned.")
         epochs = st.number_input("Epochs", 1, T.MAX_EPOCHS, 10, key=_kept("epochs"),
                                  help="Passes over the whole training set.")
+
         early = st.toggle("Early stopping", key=_kept("early"),
                           help="Stop when the validation loss has not improved for a while, "
                                "and keep the best weights.")
