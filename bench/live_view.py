@@ -133,7 +133,9 @@ def one_run(page, home: Path, server_pid: int, watched: bool,
     settle(page)
     cpu0, chrome0, wall0 = cpu_seconds([server_pid]), cpu_seconds(browser), time.monotonic()
     page.get_by_role("button", name="Train", exact=True).click()
-    if not watched:
+    if not watched:  # leave once the live panel is up, as a person would
+        page.get_by_role("main").get_by_role("button", name="Stop", exact=True).wait_for(
+            timeout=60_000)
         go(page, "Data")
     run_id = wait_finished(home, before)
     wall = time.monotonic() - wall0
