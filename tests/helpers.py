@@ -33,7 +33,10 @@ def design(nodes: list, edges: list) -> Design:
 
 def shown(markdown: str) -> str:
     """The characters a Markdown text renders to, backslash escapes undone (the pages
-    escape names and messages: builder.markdown.escape)."""
+    escape names and messages: builder.markdown.escape), without the invisible word
+    joiners escape puts into addresses."""
     import re
 
-    return re.sub(r"\\(.)", r"\1", markdown)
+    from builder.markdown import WORD_JOINER
+
+    return re.sub(r"\\(.)", r"\1", markdown).replace(WORD_JOINER, "")

@@ -10,7 +10,7 @@ from markdown_it import MarkdownIt
 
 from builder import export
 from builder.compile import build_model
-from builder.markdown import escape
+from builder.markdown import WORD_JOINER, escape, shown
 from tests.helpers import chain
 
 HOSTILE = [
@@ -22,6 +22,7 @@ HOSTILE = [
     ":red[colour] :smile: {{ }} %s &lt;",
     "two\nlines\r\nand\x00nul",
     "\\ back\\slash \u202eright-to-left",
+    "bare http://127.0.0.1:9/x.png www.evil.example HTTPS://A.B mail me@evil.example",
 ]
 
 
@@ -34,7 +35,18 @@ def test_escaped_text_renders_as_the_same_characters(text):
     out = _rendered(f"Name: **{escape(text)}** here")
     assert "<img" not in out and "<a " not in out and "<script" not in out
     expected = text.replace("\x00", "").replace("\r\n", " ").replace("\n", " ")
-    assert html.escape(expected, quote=False) in out.replace("&quot;", '"')
+    assert html.escape(shown(text), quote=False) in out.replace("&quot;", '"')
+    assert shown(text).replace(WORD_JOINER, "") == expected
+
+
+@pytest.mark.parametrize(("text", "address"), [
+    ("see http://127.0.0.1:9/x.png", "http://"), ("at www.evil.example", "www."),
+    ("to ftp://h/f", "ftp://"), ("mail me@evil.example", "@evil"), ("WWW.A.B", "WWW.")])
+def test_bare_addresses_are_broken_where_a_link_finder_would_start(text, address):
+    # Streamlit's Markdown links bare addresses in text (its GFM autolink literals); a
+    # backslash does not stop it, an invisible word joiner inside the address does.
+    assert address not in shown(text) and address not in escape(text)
+    assert shown(text).replace(WORD_JOINER, "") == text
 
 
 def test_the_bundle_readme_shows_hostile_names_and_labels_as_text(tmp_path):
@@ -47,4 +59,4 @@ def test_the_bundle_readme_shows_hostile_names_and_labels_as_text(tmp_path):
     # The text is there, shown; nothing of it became an image, a link or a tag.
     assert "<img" not in out and "href=" not in out and "<script" not in out
     for text in HOSTILE[:4]:
-        assert html.escape(text, quote=False) in out.replace("&quot;", '"'), text
+        assert html.escape(shown(text), quote=False) in out.replace("&quot;", '"'), text

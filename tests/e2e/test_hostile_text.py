@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from builder.markdown import shown
 from tests.e2e.browsing import go_to_page, set_number, settle
 
 pytestmark = pytest.mark.browser
@@ -24,8 +25,9 @@ UPLOAD_INPUT = '[data-testid="stFileUploaderDropzoneInput"]'
 TRAP = "http://127.0.0.1:9"  # a port nothing listens on: any fetch of it is the failure
 DESIGN_NAME = f"net ![N]({TRAP}/design.png) <img src=x onerror=alert(1)>"
 TARGET = f"![T]({TRAP}/target.png)"
-COLUMNS = ["[L](javascript:alert(1))", "<script>alert(2)</script>", "{{ x }} %s"]
-LABELS = [f"![A]({TRAP}/label.png)", "<b onmouseover=alert(3)>bold</b>", "plain"]
+COLUMNS = ["[L](javascript:alert(1))", "<script>alert(2)</script>",
+           f"{{{{ x }}}} %s {TRAP}/bare www.evil.example"]
+LABELS = [f"![A]({TRAP}/label.png)", "<b onmouseover=alert(3)>bold</b>", "mail me@evil.example"]
 FOLDERS = ["<img src=x onerror=alert(4)>", "[F](javascript:alert(5))"]  # no slashes: folders
 
 
@@ -103,7 +105,7 @@ def test_hostile_names_and_labels_stay_text_on_every_page(app_url, page, shot):
     expect(page.get_by_text(re.compile(r"Loaded hostile\.csv: 120 rows"))).to_be_visible(
         timeout=60_000)
     settle(page)
-    expect(page.get_by_text(f"Class balance of '{TARGET}'")).to_be_visible()
+    expect(page.get_by_text(f"Class balance of '{shown(TARGET)}'")).to_be_visible()
     page.get_by_role("button", name="Prepare dataset").click()
     expect(page.get_by_text("Prepared for training")).to_be_visible(timeout=60_000)
     settle(page)
@@ -116,7 +118,7 @@ def test_hostile_names_and_labels_stay_text_on_every_page(app_url, page, shot):
     expect(page.get_by_text(re.compile(r"Finished after 1 epoch"))).to_be_visible(
         timeout=120_000)
     settle(page)
-    expect(page.get_by_text(DESIGN_NAME, exact=False).first).to_be_attached()
+    expect(page.get_by_text(shown(DESIGN_NAME), exact=False).first).to_be_attached()
     shot(page, "4-train")
 
     go_to_page(page, "Explore")
@@ -127,13 +129,14 @@ def test_hostile_names_and_labels_stay_text_on_every_page(app_url, page, shot):
     download = page.get_by_role("button", name=re.compile("Download the zip"))
     expect(download).to_be_visible(timeout=120_000)
     settle(page)
-    expect(page.get_by_text(DESIGN_NAME, exact=False).first).to_be_attached()
+    expect(page.get_by_text(shown(DESIGN_NAME), exact=False).first).to_be_attached()
     shot(page, "6-export")
 
     assert dialogs == [], dialogs
     assert elsewhere == [], elsewhere
+    # Bare addresses are not made links either.
     for element in ("img[src*='127.0.0.1:9']", "a[href^='javascript:']", "script:not([src])",
-                    "b[onmouseover]"):
+                    "b[onmouseover]", "a[href*='127.0.0.1:9']", "a[href*='evil.example']"):
         assert page.locator(f"[data-testid='stMain'] {element}").count() == 0, element
     # Charts show the labels as written too (Plotly would draw <b>...</b> as bold).
     page.goto(f"{app_url}/explore")  # a fresh session lists the stored run
