@@ -119,12 +119,14 @@ def open_design(home: Path, size: int) -> None:
 
 
 def settle(page) -> None:
+    """Wait until the app has not been running for 0.5 s since this call (not since the
+    last run seen: the run an action asks for starts some tens of milliseconds later)."""
+    page.evaluate("() => { window.__b = Date.now(); }")
     page.wait_for_function(
         """() => { const app = document.querySelector('[data-testid="stApp"]');
                    const now = Date.now();
                    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') {
                      window.__b = now; return false; }
-                   if (window.__b === undefined) window.__b = now;
                    return now - window.__b >= 500; }""", polling=100, timeout=120_000)
 
 

@@ -6,12 +6,16 @@ from playwright.sync_api import Locator, Page, expect
 
 
 def settle(page: Page, quiet_ms: int = 600) -> None:
-    """Wait until the app has not been running for ``quiet_ms``.
+    """Wait until the app has not been running for ``quiet_ms`` since this call.
 
     Each canvas redraw makes the component answer twice, so a page run is often
     followed by a couple more; a click sent in the middle of them can land on an
-    element that is being replaced. A person clicks slower than that.
+    element that is being replaced. A person clicks slower than that. The quiet time
+    counts from the call, not from the last run seen: a click or an Enter reaches the
+    server some tens of milliseconds later, and a wait that ended before its run
+    started would read the page as it was before the action.
     """
+    page.evaluate("() => { window.__ncBusyAt = Date.now(); }")
     page.wait_for_function(
         """(quiet) => {
             const app = document.querySelector('[data-testid="stApp"]');
@@ -20,7 +24,6 @@ def settle(page: Page, quiet_ms: int = 600) -> None:
                 window.__ncBusyAt = now;
                 return false;
             }
-            if (window.__ncBusyAt === undefined) { window.__ncBusyAt = now; }
             return now - window.__ncBusyAt >= quiet;
         }""",
         arg=quiet_ms, polling=100, timeout=60_000,
@@ -57,20 +60,13 @@ def go_to_page(page: Page, title: str) -> None:
 
 
 def set_number(page: Page, label: str, value: float) -> None:
-    """Type a number into the field labelled ``label``, and see it stay.
+    """Type a number into the field labelled ``label`` once, press Enter, and see it stay.
 
-    Known bug (issue 14, item 10): on two loaded cores a value typed while the previous
-    field's rerun is still arriving can come back as the old one (seen on the GAN test's
-    Width and on Epochs under the full suite). Until that is fixed the value is typed
-    again, at most twice; typed once, the suite goes red on that bug alone. During a
-    rerun Streamlit keeps a stale copy of a widget beside the fresh one, so the box is
-    the last of its label.
+    During a rerun Streamlit keeps a stale copy of a widget beside the fresh one, so the
+    box is the last of its label.
     """
-    for _ in range(3):
-        box = page.get_by_label(label, exact=True).last
-        box.fill(str(value))
-        box.press("Enter")
-        settle(page)
-        if page.get_by_label(label, exact=True).last.input_value() == str(value):
-            return
+    box = page.get_by_label(label, exact=True).last
+    box.fill(str(value))
+    box.press("Enter")
+    settle(page)
     expect(page.get_by_label(label, exact=True).last).to_have_value(str(value))
