@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from builder.vocabulary import format_shape
+
 METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "grad_cam")
 METHOD_TITLES = {
     "vanilla": "Vanilla gradients",
@@ -153,11 +155,22 @@ class _Explainer:
         self._tf = tf
         # Chunks are aligned to samples (see _owner_chunks), so each function sees
         # only a couple of batch shapes and keeps fully static, fast kernels.
-        self.grads = tf.function(self._grads)
-        self.noisy_grads = tf.function(self._noisy_grads)
-        self.path_grads = tf.function(self._path_grads)
-        self.score_fn = tf.function(self._scores)
+        # One graph call at a time per model: Streamlit starts a session's next run before
+        # its stopped one has ended, and two threads tracing one function at once once fed
+        # one call's float tensor into the other's integer slot (seen on the Explore page).
+        self._lock = threading.RLock()
+        self.grads = self._one_at_a_time(tf.function(self._grads))
+        self.noisy_grads = self._one_at_a_time(tf.function(self._noisy_grads))
+        self.path_grads = self._one_at_a_time(tf.function(self._path_grads))
+        self.score_fn = self._one_at_a_time(tf.function(self._scores))
         self._cams: dict[str, Callable] = {}
+
+    def _one_at_a_time(self, function):
+        def locked(*args, **kwargs):
+            with self._lock:
+                return function(*args, **kwargs)
+
+        return locked
 
     # Graph pieces. A target of -1 means "the class this sample is predicted as",
     # found in the same batched pass that takes the gradients.
@@ -249,7 +262,7 @@ class _Explainer:
                 weights = tf.reduce_mean(tf.cast(grads, tf.float32), axis=(1, 2), keepdims=True)
                 return tf.nn.relu(tf.reduce_sum(weights * maps, axis=-1)), chosen
 
-            self._cams[layer_name] = tf.function(cam)
+            self._cams[layer_name] = self._one_at_a_time(tf.function(cam))
         return self._cams[layer_name]
 
     # NumPy-facing helpers ----------------------------------------------------------
@@ -319,8 +332,9 @@ def _batch(model, x) -> np.ndarray:
     if array.ndim != len(expected) + 1 or any(
             e is not None and e != g for e, g in zip(expected, array.shape[1:])):
         raise SaliencyError(
-            f"The model takes samples of shape {_shape(expected)}; got an input of shape "
-            f"{_shape(array.shape)}. Pass one sample, or a batch of them, in the model's shape."
+            f"The model takes samples of shape {format_shape(expected)}; got an input of "
+            f"shape {format_shape(array.shape)}. Pass one sample, or a batch of them, in the "
+            "model's shape."
         )
     if array.shape[0] == 0:
         raise SaliencyError("There is no sample to explain. Pick at least one sample.")
@@ -340,10 +354,6 @@ def _batch(model, x) -> np.ndarray:
             "input (after preprocessing)."
         )
     return array
-
-
-def _shape(shape) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
 
 
 def _targets(exp: _Explainer, n: int, target) -> np.ndarray:
@@ -505,8 +515,8 @@ def _baseline(space_x: np.ndarray, baseline) -> np.ndarray:
         return np.broadcast_to(base, space_x.shape).copy()
     if base.shape != space_x.shape:
         raise SaliencyError(
-            f"The baseline must have one sample's shape {_shape(space_x.shape[1:])}; got "
-            f"{_shape(base.shape)}. Pass a baseline shaped like the input."
+            f"The baseline must have one sample's shape {format_shape(space_x.shape[1:])}; got "
+            f"{format_shape(base.shape)}. Pass a baseline shaped like the input."
         )
     return base
 
@@ -560,7 +570,7 @@ def grad_cam(model, x, target=None, *, layer: str | None = None, batch_size: int
     if array.ndim != 4:
         raise SaliencyError(
             f"Grad-CAM needs images (height, width, channels); this model takes samples of "
-            f"shape {_shape(array.shape[1:])}. Use another method for this data."
+            f"shape {format_shape(array.shape[1:])}. Use another method for this data."
         )
     names = conv_layer_names(model)
     if not names:
@@ -641,7 +651,7 @@ def image_heatmap(attribution: Attribution, percentile: float = 99.0) -> np.ndar
     if values.ndim != 4:
         raise SaliencyError(
             f"An image heatmap needs attributions shaped (n, height, width, channels); got "
-            f"{_shape(values.shape)}. Use per_position() for sequences."
+            f"{format_shape(values.shape)}. Use per_position() for sequences."
         )
     maps = np.abs(values).max(axis=-1)
     top = np.percentile(maps.reshape(len(maps), -1), percentile, axis=1)
@@ -657,7 +667,7 @@ def per_position(attribution: Attribution) -> np.ndarray:
     if values.ndim != 3:
         raise SaliencyError(
             f"Per-position attributions need sequences (n, steps, features); got "
-            f"{_shape(values.shape)}."
+            f"{format_shape(values.shape)}."
         )
     return values.sum(axis=-1)
 
