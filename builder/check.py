@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from builder.design import Design, DesignFormatError
-from builder.validate import Report, analyze, format_shape
+from builder.validate import Report, analyze
+from builder.vocabulary import format_shape
 
 
 def read_designs(path: str | Path) -> list[Design]:

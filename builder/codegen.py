@@ -22,6 +22,13 @@ from builder import catalog, graph
 from builder.compile import DesignError
 from builder.design import Design
 from builder.validate import analyze
+from builder.vocabulary import (
+    BINARY,
+    CLASSIFICATION_TASKS,
+    MULTICLASS,
+    RECONSTRUCTION,
+    REGRESSION,
+)
 
 LINE_LIMIT = 88
 
@@ -191,13 +198,13 @@ def _final_activation(design: Design, node_id: str) -> str:
     return ""
 
 
-def infer_task(design: Design, report=None) -> dict:
-    """What kind of model this is, for choosing a loss: one entry per output node.
+def output_tasks(design: Design, report=None) -> dict:
+    """What each output learns, read from its activation, for choosing a loss: one entry
+    per output node (a softmax is "multiclass" whatever its number of units).
 
     Returns:
         ``{"outputs": [{"id", "shape", "task", "loss", "classes"}], "inputs": [{"id",
-        "shape", "dtype"}]}`` where ``task`` is ``classification``, ``binary``,
-        ``reconstruction`` or ``regression``.
+        "shape", "dtype"}]}`` where ``task`` is one of builder.vocabulary.TASKS.
     """
     report = report or analyze(design)
     position = {n.id: i for i, n in enumerate(design.nodes)}
@@ -211,14 +218,14 @@ def infer_task(design: Design, report=None) -> dict:
         shape = list(report.nodes[node_id].output_shape[1:])
         activation = _final_activation(design, node_id)
         if tuple(shape) in input_shapes and len(inputs) == 1 and shape != [1]:
-            entry = {"task": "reconstruction", "loss": "mse", "classes": 0}
+            entry = {"task": RECONSTRUCTION, "loss": "mse", "classes": 0}
         elif activation == "softmax":
-            entry = {"task": "classification", "loss": "sparse_categorical_crossentropy",
+            entry = {"task": MULTICLASS, "loss": "sparse_categorical_crossentropy",
                      "classes": shape[-1]}
         elif activation == "sigmoid" and shape[-1:] == [1]:
-            entry = {"task": "binary", "loss": "binary_crossentropy", "classes": 2}
+            entry = {"task": BINARY, "loss": "binary_crossentropy", "classes": 2}
         else:
-            entry = {"task": "regression", "loss": "mse", "classes": 0}
+            entry = {"task": REGRESSION, "loss": "mse", "classes": 0}
         outputs.append({"id": node_id, "shape": shape, **entry})
     return {"inputs": inputs, "outputs": outputs}
 
@@ -268,7 +275,7 @@ def generate_script(design: Design, *, config: dict | None = None,
     if not report.ok:
         raise DesignError(report)
     config = dict(config or {})
-    task = infer_task(design, report)
+    task = output_tasks(design, report)
     order = [n.id for n in design.nodes]
     ordered, _ = graph.topological_order(order, [(e.source, e.target) for e in design.edges])
     var = _variables(ordered)
@@ -316,7 +323,7 @@ def generate_script(design: Design, *, config: dict | None = None,
         "learning_rate": float(config.get("learning_rate") or 0.001),
         "optimizer": str(config.get("optimizer") or "adam"),
         "loss": losses[0] if len(losses) == 1 else losses,
-        "metrics": ["accuracy"] if any(o["task"] in ("classification", "binary")
+        "metrics": ["accuracy"] if any(o["task"] in CLASSIFICATION_TASKS
                                        for o in task["outputs"]) else [],
     }
     vocab = min((int(n.params.get("input_dim", 1000)) for n in design.nodes
@@ -358,7 +365,7 @@ def _data_kind(task: dict) -> str:
     if len(inputs) != 1 or len(outputs) != 1:
         return "synthetic"
     (spec,), (out,) = inputs, outputs
-    if out["task"] == "reconstruction":
+    if out["task"] == RECONSTRUCTION:
         return "synthetic"
     if len(spec["shape"]) == 3 and spec["dtype"] == "float32" and spec["shape"][-1] in (1, 3):
         return "images"
@@ -403,7 +410,7 @@ def synthetic_data(model, rows=256, seed=0):
     ys = []
     for tensor, task in zip(model.outputs, TASKS):
         shape = (rows, *tensor.shape[1:])
-        if task == "classification":
+        if task == "multiclass":
             ys.append(rng.integers(0, shape[-1], size=shape[:-1]))
         elif task == "binary":
             ys.append(rng.integers(0, 2, size=shape).astype("float32"))
@@ -446,7 +453,7 @@ def load_data(args, model):
     if features.shape[1] != width:
         raise SystemExit(f"The model takes {width} numeric columns; the CSV has "
                          f"{features.shape[1]} besides {args.target!r}.")
-    if TASKS[0] in ("classification", "binary"):
+    if TASKS[0] in ("multiclass", "binary"):
         codes, names = pd.factorize(target, sort=True)
         print("classes:", list(names))
         y = codes.astype("float32" if TASKS[0] == "binary" else "int64")

@@ -35,6 +35,7 @@ from pathlib import Path
 from builder import codegen
 from builder.design import Design
 from builder.markdown import escape as md
+from builder.vocabulary import BINARY, MULTICLASS, RECONSTRUCTION
 
 OPTIONAL_FORMATS = ("tflite", "onnx")
 
@@ -150,7 +151,7 @@ def export_bundle(
         else:
             example = write_examples(examples, folder, signature) if examples is not None \
                 else None
-            readme = readme_text(design, signature, class_names, codegen.infer_task(design),
+            readme = readme_text(design, signature, class_names, codegen.output_tasks(design),
                                  extra, data_info or {}, example)
         (folder / "README.md").write_text(readme, encoding="utf-8")
         files = _zip_folder(folder, destination)
@@ -580,13 +581,13 @@ def gan_readme_text(design: Design, signature: dict, extra: dict, with_discrimin
 
 def _meaning(out: dict, class_names: list[str], data_info: dict) -> str:
     task = out.get("task")
-    if task == "classification":
+    if task == MULTICLASS:
         return (f"probabilities of the {out.get('classes')} classes (they sum to 1); the "
                 "largest is the prediction.")
-    if task == "binary":
+    if task == BINARY:
         positive = md(class_names[1]) if len(class_names) > 1 else "the positive class"
         return f"the probability of {positive}."
-    if task == "reconstruction":
+    if task == RECONSTRUCTION:
         return "the reconstructed input."
     targets = data_info.get("target_names") or []
     what = ", ".join(md(t) for t in targets) if targets else "the target"

@@ -29,8 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from builder.design import Design
-
-TASKS = ("binary", "multiclass", "regression", "reconstruction")
+from builder.vocabulary import TASKS, format_shape
 
 LOSSES = {
     "mean_squared_error": "Mean squared error",
@@ -900,9 +899,9 @@ def check_fit(model, data, config: TrainConfig) -> tuple[list[str], bool]:
     input_name = _node_of(model.inputs[0])
     if data_shape is not None and not _shapes_fit(input_shape, data_shape):
         problems.append(f"The Input '{input_name}' expects samples of shape "
-                        f"{_shape_text(input_shape)}, but the data's samples are "
-                        f"{_shape_text(data_shape)}. Set the Input's shape to "
-                        f"{_shape_text(data_shape)}.")
+                        f"{format_shape(input_shape)}, but the data's samples are "
+                        f"{format_shape(data_shape)}. Set the Input's shape to "
+                        f"{format_shape(data_shape)}.")
     output = model.outputs[0]
     out_shape = tuple(output.shape[1:])
     out_name = _node_of(output)
@@ -910,7 +909,7 @@ def check_fit(model, data, config: TrainConfig) -> tuple[list[str], bool]:
     activation = _activation_name(layer)
     loss = config.loss or default_loss(task)
     if task in ("binary", "multiclass", "regression") and len(out_shape) != 1:
-        problems.append(f"The output '{out_name}' gives {_shape_text(out_shape)} per sample; a "
+        problems.append(f"The output '{out_name}' gives {format_shape(out_shape)} per sample; a "
                         f"{TASK_WORDS[task]} network must end in a vector. Add Flatten (or "
                         "global pooling) and a Dense layer at the end.")
         return problems, from_logits
@@ -934,8 +933,8 @@ def check_fit(model, data, config: TrainConfig) -> tuple[list[str], bool]:
     if task == "reconstruction" and data_shape is not None and not _shapes_fit(out_shape,
                                                                                data_shape):
         problems.append(f"An autoencoder's output must have the input's shape "
-                        f"{_shape_text(data_shape)}; the output '{out_name}' gives "
-                        f"{_shape_text(out_shape)}. Change the decoder's last layers.")
+                        f"{format_shape(data_shape)}; the output '{out_name}' gives "
+                        f"{format_shape(out_shape)}. Change the decoder's last layers.")
     two_columns = is_two_class_softmax(task, out_shape)
     if two_columns and loss not in CROSS_ENTROPIES:
         problems.append(f"The output '{out_name}' gives 2 values per sample (one per class), "
@@ -1027,10 +1026,6 @@ def _shapes_fit(expected: tuple, given: tuple) -> bool:
     if len(expected) != len(given):
         return False
     return all(e is None or g is None or e == g for e, g in zip(expected, given))
-
-
-def _shape_text(shape: tuple) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ")"
 
 
 def _make_loss(loss: str, from_logits: bool, two_columns: bool = False):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from builder import catalog, graph
 from builder.design import Design, is_valid_node_id
+from builder.vocabulary import format_shape
 
 # A layer larger than this is refused before anything is allocated: at four bytes
 # a weight it would need 2 GB for the weights alone, more than a learner's laptop
@@ -111,13 +112,6 @@ class Report:
         count = len(self.problems)
         noun = "problem" if count == 1 else "problems"
         return f"{self.total_params:,} parameters · {count} {noun}"
-
-
-def format_shape(shape) -> str:
-    """``(None, 28, 28, 1)`` -> ``"(None, 28, 28, 1)"``; None -> ``"?"``."""
-    if shape is None:
-        return "?"
-    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
 
 
 # ---------------------------------------------------------------------------

@@ -121,7 +121,7 @@ def test_designs_with_problems_or_that_do_not_fit_the_data_are_refused(files, ca
     files["design"].write_text(json.dumps(wrong))
     assert main(_train_args(files)) == 2
     err = capsys.readouterr().err
-    assert "Training cannot start" in err and "Set the Input's shape to (2)" in err
+    assert "Training cannot start" in err and "Set the Input's shape to (2,)" in err
 
 
 def test_an_existing_checkpoint_is_not_overwritten_without_resume(files, capsys):

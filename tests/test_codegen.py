@@ -126,12 +126,12 @@ def test_generated_script_trains_and_saves_on_its_own(tmp_path):
     assert (tmp_path / "out.keras").is_file()
 
 
-def test_infer_task_reads_the_output_activation():
+def test_output_tasks_reads_the_output_activation():
     templates = {t.slug: t for t in list_templates()}
-    tasks = {slug: [o["task"] for o in codegen.infer_task(templates[slug].design())["outputs"]]
+    tasks = {slug: [o["task"] for o in codegen.output_tasks(templates[slug].design())["outputs"]]
              for slug in ("mlp_classifier", "mlp_regressor", "conv_autoencoder",
                           "dense_autoencoder_2d")}
-    assert tasks == {"mlp_classifier": ["classification"], "mlp_regressor": ["regression"],
+    assert tasks == {"mlp_classifier": ["multiclass"], "mlp_regressor": ["regression"],
                      "conv_autoencoder": ["reconstruction"],
                      "dense_autoencoder_2d": ["reconstruction"]}
 

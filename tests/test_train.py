@@ -309,7 +309,7 @@ def test_designs_that_do_not_fit_the_data_are_refused_with_the_fix():
     assert any("must give 1 value per sample" in p and "units to 1" in p for p in problems)
     assert len(problems) == 1, problems  # no second sentence that contradicts the first
     wrong_input = chain(("Dense", {"units": 1, "activation": "sigmoid"}), input_shape=(7,))
-    assert any("expects samples of shape (7)" in p and "Set the Input's shape to (4)" in p
+    assert any("expects samples of shape (7,)" in p and "Set the Input's shape to (4,)" in p
                for p in preflight(wrong_input, data, TrainConfig()))
     relu = _classifier(activation="relu")
     assert any("uses relu" in p and "Set its activation to sigmoid" in p

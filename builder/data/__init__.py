@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 
 from builder.data.errors import DataError
+from builder.vocabulary import TASKS
 
 KINDS = ("tabular", "images", "text", "timeseries")
-TASKS = ("binary", "multiclass", "regression", "reconstruction")
 SPLITS = ("train", "validation", "test")
 EPSILON = 1e-7  # keras.backend.epsilon(): Normalization divides by max(std, epsilon)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from builder import catalog
 from builder.data import OutputSpec, PreparedData
 from builder.design import Design, Edge, Node, new_node_id
+from builder.vocabulary import format_shape
 
 ACTIVATION_WORDS = {
     "sigmoid": "a probability between 0 and 1 ('sigmoid')",
@@ -54,11 +55,6 @@ class LinkIssue:
     def to_dict(self) -> dict:
         return {"code": self.code, "message": self.message, "node_id": self.node_id,
                 "fix_label": self.fix_label}
-
-
-def _shape_text(shape) -> str:
-    items = [str(d) for d in shape]
-    return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
 
 
 def _inputs(design: Design) -> list[Node]:
@@ -100,7 +96,7 @@ def check_link(design: Design, prepared: PreparedData) -> list[LinkIssue]:
         issues.append(LinkIssue(
             "input_count",
             f"The design has {len(inputs)} Input nodes; this data feeds exactly one, of shape "
-            f"{_shape_text(want_shape)}." + (" Add an Input node." if not inputs else
+            f"{format_shape(want_shape)}." + (" Add an Input node." if not inputs else
                                              " Remove the extra Input nodes."),
         ))
     else:
@@ -110,9 +106,9 @@ def check_link(design: Design, prepared: PreparedData) -> list[LinkIssue]:
         if list(shape or []) != want_shape:
             issues.append(LinkIssue(
                 "input_shape",
-                f"The Input '{node.id}' takes shape {_shape_text(shape or [])}, but the data "
-                f"gives {_shape_text(want_shape)} ({_what_goes_in(prepared)}).",
-                node.id, f"Set the input shape to {_shape_text(want_shape)}",
+                f"The Input '{node.id}' takes shape {format_shape(shape or [])}, but the data "
+                f"gives {format_shape(want_shape)} ({_what_goes_in(prepared)}).",
+                node.id, f"Set the input shape to {format_shape(want_shape)}",
             ))
         if params.get("dtype", "float32") != prepared.input_dtype:
             words = "whole-number token ids" if prepared.input_dtype == "int32" else "numbers"
@@ -176,8 +172,8 @@ def _output_issues(design: Design, prepared: PreparedData, out_id: str, report
         if shape is not None and list(shape[1:]) != list(spec.shape):
             issues.append(LinkIssue(
                 "output_shape",
-                f"The output '{out_id}' gives {_shape_text(shape[1:])}, but reconstruction "
-                f"must give back the input's shape {_shape_text(spec.shape)}.", out_id))
+                f"The output '{out_id}' gives {format_shape(shape[1:])}, but reconstruction "
+                f"must give back the input's shape {format_shape(spec.shape)}.", out_id))
         if "activation" in params and params["activation"] != spec.activation:
             issues.append(_activation_issue(out_id, params["activation"], spec, prepared))
         return issues
@@ -185,7 +181,7 @@ def _output_issues(design: Design, prepared: PreparedData, out_id: str, report
     if dense_id is None:
         rank_note = ""
         if shape is not None and len(shape) > 2:
-            rank_note = f" Its output {_shape_text(shape[1:])} is not a flat vector either."
+            rank_note = f" Its output {format_shape(shape[1:])} is not a flat vector either."
         issues.append(LinkIssue(
             "output_layer",
             f"The output '{out_id}' is a {node.type}, but {_expected_words(prepared)} needs a "
@@ -213,8 +209,8 @@ def _output_issues(design: Design, prepared: PreparedData, out_id: str, report
     if shape is not None and len(shape) != len(spec.shape) + 1:
         issues.append(LinkIssue(
             "output_shape",
-            f"The output '{out_id}' gives {_shape_text(shape[1:])} per sample, but the target is "
-            f"{_shape_text(spec.shape)}: the Dense layer is applied to every step or pixel. "
+            f"The output '{out_id}' gives {format_shape(shape[1:])} per sample, but the target is "
+            f"{format_shape(spec.shape)}: the Dense layer is applied to every step or pixel. "
             "Put a Flatten or global pooling layer (or a recurrent layer without 'return "
             "sequences') before it.", out_id))
     return issues

@@ -61,7 +61,7 @@ OOV_TOKEN = "[UNK]"
 # Targets.
 
 
-def infer_task(series: pd.Series) -> str:
+def task_of_column(series: pd.Series) -> str:
     """Binary, multiclass or regression, from a target column's values.
 
     Raises:

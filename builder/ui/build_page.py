@@ -28,7 +28,8 @@ from builder.ui.opening import LAST_DESIGN_SETTING, resolve_conflict, save_open,
 from builder.ui.opening import bump as _bump
 from builder.ui.opening import create_and_open as _create
 from builder.ui.opening import open_saved as _open
-from builder.validate import Report, analyze, format_shape
+from builder.validate import Report, analyze
+from builder.vocabulary import format_shape
 from builder.workspace import WorkspaceError
 
 UNTITLED = "Untitled design"

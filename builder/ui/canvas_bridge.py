@@ -21,7 +21,8 @@ from typing import Any
 from builder import catalog, graph, quick_add
 from builder.design import Design
 from builder.ui import edits
-from builder.validate import Report, format_shape
+from builder.validate import Report
+from builder.vocabulary import format_shape
 
 MAX_OPS = 500
 MAX_TEXT = 200

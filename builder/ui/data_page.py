@@ -31,7 +31,7 @@ from builder.data.images import (
 )
 from builder.data.link import preparation_hints
 from builder.data.samples import get_sample, list_samples
-from builder.data.tabular import infer_task, prepare_tabular
+from builder.data.tabular import prepare_tabular, task_of_column
 from builder.data.timeseries import prepare_timeseries
 from builder.explain.figures import as_text
 from builder.markdown import escape as md
@@ -398,7 +398,7 @@ def _predict_form(source: TabularSource, kinds: dict[str, str]) -> None:
     inferred = None
     if len(targets) == 1:
         try:
-            inferred = infer_task(frame[targets[0]])
+            inferred = task_of_column(frame[targets[0]])
         except DataError as exc:
             _error(exc)
     elif len(targets) > 1:

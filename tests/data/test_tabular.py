@@ -10,7 +10,7 @@ import pytest
 
 from builder.data.csv_reading import load_csv
 from builder.data.errors import DataError
-from builder.data.tabular import infer_task, prepare_tabular, split_indices
+from builder.data.tabular import prepare_tabular, split_indices, task_of_column
 from tests.data.builders import mixed_table
 from tests.data.checks import preprocessing_gap
 
@@ -27,7 +27,7 @@ from tests.data.checks import preprocessing_gap
      "regression"),
 ])
 def test_infers_the_task(values, task):
-    assert infer_task(pd.Series(values, name="t")) == task
+    assert task_of_column(pd.Series(values, name="t")) == task
 
 
 def test_target_with_one_class():
