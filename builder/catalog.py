@@ -85,6 +85,9 @@ class LayerType:
             tensor), ``list`` (a list of tensors, merges) or ``attention``
             (query and value, self-attention when one input).
         input_names: names of the ordered inputs for multi-input layers.
+        keras_args: a parameter whose Keras argument has another name, by parameter
+            name (RandomZoom's ``factor`` is Keras's ``height_factor``); the compiler,
+            the code generator and the importer all read it here.
     """
 
     type_id: str
@@ -100,6 +103,11 @@ class LayerType:
     build: Callable[[dict, str], Any] | None = field(default=None, compare=False, repr=False)
     call_style: str = "single"
     input_names: tuple[str, ...] = ()
+    keras_args: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def keras_arg(self, param_name: str) -> str:
+        """The Keras argument a parameter is passed as."""
+        return self.keras_args.get(param_name, param_name)
 
     def param(self, name: str) -> Param | None:
         """The parameter called ``name``, or None."""
@@ -199,10 +207,15 @@ def _simple(class_name: str, **fixed) -> Callable[[dict, str], Any]:
     return build
 
 
+# The canvas's "leaky_relu" activation is a LeakyReLU layer with this slope (Keras's
+# "leaky_relu" activation function would use 0.2 as well, but a layer keeps it visible).
+LEAKY_RELU_SLOPE = 0.2
+
+
 def _build_activation(params: dict, name: str):
     layers = _keras_layers()
     if params["activation"] == "leaky_relu":
-        return layers.LeakyReLU(negative_slope=0.2, name=name)
+        return layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)
     return layers.Activation(params["activation"], name=name)
 
 
@@ -249,7 +262,8 @@ def _build_position_embedding(params: dict, name: str):
 
 
 def _build_random_zoom(params: dict, name: str):
-    return _keras_layers().RandomZoom(height_factor=params["factor"], name=name)
+    zoom = get("RandomZoom")
+    return _keras_layers().RandomZoom(**{zoom.keras_arg("factor"): params["factor"]}, name=name)
 
 
 # ---------------------------------------------------------------------------
@@ -541,7 +555,7 @@ LAYER_TYPES: tuple[LayerType, ...] = (
         "While training, zooms images in or out at random.",
         (_float("factor", 0.1, "Largest zoom as a share of the image size.", 0.0, 0.9),),
         key_params=("factor",), keras_class="RandomZoom", input_rank=(4, 4),
-        build=_build_random_zoom,
+        build=_build_random_zoom, keras_args={"factor": "height_factor"},
     ),
     LayerType(
         "RandomTranslation", "Augmentation", "Random translation",

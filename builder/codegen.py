@@ -84,13 +84,14 @@ def _layer_class(layer_type: catalog.LayerType) -> str:
 
 def _activation_layer(layer_type, params, name, room):
     if params["activation"] == "leaky_relu":
-        return _call("layers.LeakyReLU", [("negative_slope", "0.2"), ("name", _literal(name))],
+        return _call("layers.LeakyReLU", [("negative_slope", _literal(catalog.LEAKY_RELU_SLOPE)),
+                                          ("name", _literal(name))],
                      room=room)
     return None
 
 
 def _random_zoom(layer_type, params, name, room):
-    return _call("layers.RandomZoom", [("height_factor", _literal(params["factor"])),
+    return _call("layers.RandomZoom", [(layer_type.keras_arg("factor"), _literal(params["factor"])),
                                        ("name", _literal(name))], room=room)
 
 

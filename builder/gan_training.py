@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from builder import model_output
 from builder.design import Design
 from builder.train import (
     LiveProgress,
@@ -38,9 +39,6 @@ from builder.train import (
     TrainConfig,
     TrainingError,
     TrainResult,
-    _activation_name,
-    _layer_named,
-    _node_of,
     checked_settings,
     split_size,
     train,
@@ -269,7 +267,7 @@ def pair_problems(generator: Design, discriminator: Design, data=None,
         produced = tuple(made.output_shape[1:])
         if shape is not None and tuple(shape) != produced:
             found.append(_shape_advice(produced, tuple(shape), getattr(data, "kind", "")))
-        activation = _activation_name(_layer_named(made, _node_of(made.outputs[0])))
+        activation = model_output.output_activation(made)
         if getattr(data, "kind", "") == "images" and activation == "tanh":
             found.append("The generator's last layer uses tanh (values from -1 to 1), but the "
                          "images are scaled to 0..1. Set its activation to sigmoid.")

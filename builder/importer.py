@@ -442,7 +442,8 @@ def _node_params(entry: dict, node_id: str, notes: list[str]) -> tuple[str, dict
     if cls in _ALIASES:
         type_id, fixed = _ALIASES[cls]
         defaults = {"ReLU": {"max_value": None, "negative_slope": 0.0, "threshold": 0.0},
-                    "LeakyReLU": {"negative_slope": 0.2}, "ELU": {"alpha": 1.0},
+                    "LeakyReLU": {"negative_slope": catalog.LEAKY_RELU_SLOPE},
+                    "ELU": {"alpha": 1.0},
                     "Softmax": {"axis": -1}}[cls]
         changed = {k: config[k] for k in defaults if k in config and config[k] != defaults[k]}
         if changed:
@@ -460,8 +461,7 @@ def _node_params(entry: dict, node_id: str, notes: list[str]) -> tuple[str, dict
     layer_type = catalog.get(type_id)
     params = {}
     for param in layer_type.params:
-        key = "height_factor" if (type_id == "RandomZoom" and param.name == "factor") \
-            else param.name
+        key = layer_type.keras_arg(param.name)
         if key not in config:
             continue
         value = config[key]
@@ -511,8 +511,7 @@ def _note_dropped(layer_type, params: dict, config: dict, node_id: str, notes: l
         built = built.forward_layer
     ours = _plain(built.get_config())
     theirs = _plain(config)
-    skip = _IGNORED_KEYS | {"height_factor"} if layer_type.type_id == "RandomZoom" \
-        else _IGNORED_KEYS
+    skip = _IGNORED_KEYS | set(layer_type.keras_args.values())
     changed = sorted(k for k in theirs if k not in skip and k in ours and k not in params
                      and not _same(k, ours[k], theirs[k]))
     if changed:

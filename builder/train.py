@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from builder import model_output
 from builder.design import Design
 from builder.vocabulary import TASKS, format_shape
 
@@ -905,8 +906,7 @@ def check_fit(model, data, config: TrainConfig) -> tuple[list[str], bool]:
     output = model.outputs[0]
     out_shape = tuple(output.shape[1:])
     out_name = _node_of(output)
-    layer = _layer_named(model, out_name)
-    activation = _activation_name(layer)
+    activation = model_output.output_activation(model)
     loss = config.loss or default_loss(task)
     if task in ("binary", "multiclass", "regression") and len(out_shape) != 1:
         problems.append(f"The output '{out_name}' gives {format_shape(out_shape)} per sample; a "
@@ -949,7 +949,7 @@ def check_fit(model, data, config: TrainConfig) -> tuple[list[str], bool]:
     elif loss in CROSS_ENTROPIES and task in ("binary", "multiclass") and units_fit \
             and not two_columns:
         wanted = "sigmoid" if task == "binary" else "softmax"
-        if activation in (None, "linear"):
+        if activation == "linear":
             from_logits = True
         elif task == "binary" and activation == "softmax":
             problems.append(f"The output '{out_name}' uses softmax over one value, which is "
@@ -1003,23 +1003,6 @@ def _node_of(tensor) -> str:
     if history is not None:
         return history[0].name
     return getattr(tensor, "name", "?").split("/")[0].split(":")[0]
-
-
-def _layer_named(model, name: str):
-    try:
-        return model.get_layer(name)
-    except ValueError:
-        return None
-
-
-def _activation_name(layer) -> str | None:
-    if layer is None:
-        return None
-    activation = getattr(layer, "activation", None)
-    if activation is None:
-        # LeakyReLU and friends are layers whose whole job is an activation.
-        return type(layer).__name__.lower() if type(layer).__name__ != "InputLayer" else None
-    return getattr(activation, "__name__", str(activation))
 
 
 def _shapes_fit(expected: tuple, given: tuple) -> bool:

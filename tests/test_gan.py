@@ -149,9 +149,9 @@ def test_the_digits_template_makes_images_of_the_data_page_scale():
     pair = load_template(TEMPLATES_DIR / "gan_digits.json").designs
     generator, discriminator = gan_training.order_pair(*pair)
     from builder.compile import build_model
-    from builder.train import _activation_name, _layer_named, _node_of
+    from builder.model_output import output_activation
 
     made = build_model(generator)
     # The Data page scales pixels to 0..1, so the generator must end in sigmoid.
-    assert _activation_name(_layer_named(made, _node_of(made.outputs[0]))) == "sigmoid"
+    assert output_activation(made) == "sigmoid"
     check_pair(made, build_model(discriminator))

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from builder import model_output
 from builder.vocabulary import format_shape
 
 METHODS = ("vanilla", "smoothgrad", "integrated_gradients", "grad_cam")
@@ -72,35 +73,19 @@ class Attribution:
 
 
 def _output_layer(model):
-    """The layer that makes the model's single output, looking through linear casts."""
-    import keras
-
+    """The layer that makes the model's single output (see builder.model_output)."""
     if len(model.outputs) != 1:
         raise SaliencyError(
             f"Saliency explains a model with one output; this one has {len(model.outputs)}. "
             "Explain a design with a single output layer."
         )
-    tensor = model.outputs[0]
-    layer = tensor._keras_history[0]
-    # Mixed-precision training adds a float32 linear Activation after the output.
-    while (isinstance(layer, keras.layers.Activation)
-           and _activation_name(layer) in ("linear", None)):
-        tensor = layer.input
-        layer = tensor._keras_history[0]
-    return layer, tensor
-
-
-def _activation_name(layer) -> str | None:
-    activation = getattr(layer, "activation", None)
-    if activation is None:
-        return None
-    return getattr(activation, "__name__", str(activation))
+    return model_output.output_layer(model)
 
 
 def output_activation(model) -> str:
     """The output layer's activation name (``"linear"`` when it has none)."""
     layer, _ = _output_layer(model)
-    return _activation_name(layer) or "linear"
+    return model_output.activation_name(layer)
 
 
 class _Explainer:
@@ -117,7 +102,7 @@ class _Explainer:
                 "Explain a design with a single Input."
             )
         layer, out_tensor = _output_layer(model)
-        activation = _activation_name(layer) or "linear"
+        activation = model_output.activation_name(layer)
         out_shape = tuple(out_tensor.shape[1:])
         if len(out_shape) != 1:
             raise SaliencyError(
