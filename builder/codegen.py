@@ -312,10 +312,10 @@ def generate_script(design: Design, *, config: dict | None = None,
     out_vars = [var[o["id"]] for o in task["outputs"]]
     in_expr = in_vars[0] if len(in_vars) == 1 else "[" + ", ".join(in_vars) + "]"
     out_expr = out_vars[0] if len(out_vars) == 1 else "[" + ", ".join(out_vars) + "]"
-    from builder.compile import _model_name
+    from builder.compile import model_name
 
     body.append(f"    return keras.Model(inputs={in_expr}, outputs={out_expr}, "
-                f"name={_literal(_model_name(design))})")
+                f"name={_literal(model_name(design))})")
 
     losses = [config.get("loss") or o["loss"] for o in task["outputs"]]
     settings = {

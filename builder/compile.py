@@ -64,11 +64,12 @@ def build_model(design: Design):
     return keras.Model(
         inputs=inputs[0] if len(inputs) == 1 else inputs,
         outputs=outputs[0] if len(outputs) == 1 else outputs,
-        name=_model_name(design),
+        name=model_name(design),
     )
 
 
-def _model_name(design: Design) -> str:
+def model_name(design: Design) -> str:
+    """The Keras model's name: the design's name in letters, digits and underscores."""
     cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in design.name).strip("_")
     if not cleaned or not cleaned[0].isalpha():
         cleaned = design.role or "model"

@@ -212,10 +212,9 @@ def inference_model(model):
 
 
 def _tensor_name(tensor) -> str:
-    history = getattr(tensor, "_keras_history", None)
-    if history is not None:
-        return history[0].name
-    return getattr(tensor, "name", None) or "input"
+    from builder.keras_internals import layer_name_of
+
+    return layer_name_of(tensor, "input")
 
 
 def _tensor_specs(model):

@@ -95,15 +95,10 @@ def no_weight_allocation() -> Iterator[None]:
     drop the deferred variables instead of initialising them, so analysing a
     layer with ten billion parameters costs nothing.
     """
-    from keras.src.backend.common import global_state
-    from keras.src.backend.common.stateless_scope import StatelessScope
+    from builder.keras_internals import weights_not_allocated
 
-    pending = list(global_state.get_global_attribute("uninitialized_variables", []) or [])
-    try:
-        with StatelessScope(initialize_variables=False):
-            yield
-    finally:
-        global_state.set_global_attribute("uninitialized_variables", pending)
+    with weights_not_allocated():
+        yield
 
 
 def sinks(design: Design, node_ids: list[str]) -> list[str]:

@@ -25,11 +25,13 @@ def output_layer(model, index: int = 0):
     linear Activation that mixed-precision training adds after an output."""
     import keras
 
+    from builder.keras_internals import producing_layer
+
     tensor = model.outputs[index]
-    layer = tensor._keras_history[0]
+    layer = producing_layer(tensor)
     while isinstance(layer, keras.layers.Activation) and activation_name(layer) == "linear":
         tensor = layer.input
-        layer = tensor._keras_history[0]
+        layer = producing_layer(tensor)
     return layer, tensor
 
 

@@ -10,13 +10,16 @@ one worker is fine, which is why the bug hides in single-machine tests):
 
 :func:`prepare` builds the model from this worker's own first batch (building needs
 only shapes and dtypes), and averages the per-step results over the workers with
-``axis=None``. Both touch Keras internals, kept here alone; the two-worker test
-(tests/test_readme_commands.py) fails loudly if a Keras upgrade moves them.
+``axis=None``. Both touch Keras internals, reached through builder.keras_internals
+(tests/test_keras_internals.py and the two-worker test in tests/test_readme_commands.py
+fail loudly if a Keras upgrade moves them).
 """
 
 from __future__ import annotations
 
 import threading
+
+from builder import keras_internals
 
 _PATCH_LOCK = threading.Lock()
 
@@ -25,14 +28,13 @@ def prepare(model, train_ds) -> None:
     """Make ``model.fit`` work on a multi-worker strategy; call inside its scope."""
     _average_step_results_over_workers()
     batch = next(iter(train_ds))
-    model._symbolic_build(data_batch=batch)  # Keras's own build step, given a local batch
-    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    keras_internals.build_once_from_batch(model, batch)
 
 
 def _average_step_results_over_workers() -> None:
     import tensorflow as tf
-    from keras.src.backend.tensorflow import trainer
 
+    trainer = keras_internals.tensorflow_trainer()
     with _PATCH_LOCK:
         original = trainer.reduce_per_replica
         if getattr(original, "_neural_canvas", False):

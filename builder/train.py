@@ -999,10 +999,9 @@ def preflight(design: Design, data, config: TrainConfig, device_plan=None) -> li
 
 
 def _node_of(tensor) -> str:
-    history = getattr(tensor, "_keras_history", None)
-    if history is not None:
-        return history[0].name
-    return getattr(tensor, "name", "?").split("/")[0].split(":")[0]
+    from builder.keras_internals import layer_name_of
+
+    return layer_name_of(tensor, "?")
 
 
 def _shapes_fit(expected: tuple, given: tuple) -> bool:
