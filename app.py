@@ -10,7 +10,19 @@ import sys
 import streamlit as st
 
 from builder import strategy, workspace
-from builder.ui import build_page, data_page, explore_page, export_page, sidebar, state, train_page
+from builder.ui import (
+    build_page,
+    data_page,
+    explore_page,
+    export_page,
+    keras_state,
+    sidebar,
+    state,
+    train_page,
+)
+
+# Streamlit clears Keras's session after every run, under other sessions' threads.
+keras_state.keep_keras_state_between_runs()
 
 # `streamlit run app.py -- --workspace FOLDER` wins over NEURAL_CANVAS_HOME; putting it in
 # the environment makes every module (designs, runs) use the same folder.
