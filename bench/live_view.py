@@ -3,9 +3,10 @@ browser on another page: a real app, in Chromium.
 
 Each round trains the MLP classifier template on the breast-cancer sample twice through
 the app, the order alternating: once with the Train page open (its live panel redraws
-every second until the run ends), once after switching the browser to the Data page as
-soon as Train is clicked. A run's training time is the sum of its epochs' wall times as
-the worker records them, leaving out the first epoch (tracing) and the worker's start.
+every train_page.LIVE_SECONDS until the run ends), once after switching the browser to
+the Data page as soon as Train is clicked. A run's training time is the sum of its
+epochs' wall times as the worker records them, leaving out the first epoch (tracing) and
+the worker's start.
 While a watched run trains, the CPU time of the Streamlit server process and of Chromium
 is sampled from /proc: their share of one core is the page's own cost.
 

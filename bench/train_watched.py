@@ -1,10 +1,10 @@
 """Training speed while the Train page watches, against plain Keras fit with nobody watching.
 
 The app trains each run in a worker process (builder.worker) and the page polls the
-run's progress every second, rebuilding the live figure. This benchmark does both
+run's progress every LIVE_SECONDS, rebuilding the live figure. This benchmark does both
 for real: each round trains the same design, data and settings once through the
-app's JobManager while a thread of this process does the live page's work every
-second (snapshot, the Plotly figure the page draws, its JSON, the epoch table), and
+app's JobManager while a thread of this process does the live page's work as often
+(snapshot, the Plotly figure the page draws, its JSON, the epoch table), and
 once with plain ``model.fit`` in this process, watched by nobody. Speed is samples
 per second from the end of the first step (both sides: building the model and
 tracing are not training), so the worker's start-up is left out; it is printed apart.
@@ -37,18 +37,24 @@ from builder.compile import build_model  # noqa: E402
 from builder.jobs import JobManager  # noqa: E402
 from builder.run_store import RunStore  # noqa: E402
 from builder.train import TrainConfig  # noqa: E402
-from builder.ui.train_page import _curve_names, _curves  # noqa: E402
+from builder.ui.train_page import (  # noqa: E402
+    LIVE_POINTS,
+    LIVE_SECONDS,
+    _curve_names,
+    _curves,
+)
 
 CPU = strategy.DevicePlan("cpu", ("/device:CPU:0",), "CPU", "CPU", False)
 
 
 def watch(job, stop: threading.Event, costs: list[float]) -> None:
-    """What the live page does every second while a run trains."""
+    """What the live page does while a run trains."""
     names = _curve_names(job.config)
-    while not stop.wait(1.0):
+    while not stop.wait(LIVE_SECONDS):
         started = time.perf_counter()
         snapshot = job.progress.snapshot()
-        figure = _curves(snapshot.batch_x, snapshot.batch_series, snapshot.epochs, names)
+        figure = _curves(snapshot.batch_x, snapshot.batch_series, snapshot.epochs, names,
+                         cap=LIVE_POINTS)
         figure.to_json()
         pd.DataFrame(snapshot.epochs)
         costs.append(time.perf_counter() - started)

@@ -3,8 +3,9 @@
 After every script run, fragment runs included, Streamlit calls
 ``keras.backend.clear_session()`` (streamlit/runtime/scriptrunner/script_runner.py,
 ``_clean_problem_modules``). In this app that is wrong twice over:
-- it is slow: a full garbage collection every second while the Train page's live panel
-  redraws (py-spy: 24 % of the server's samples during a watched run);
+- it is slow: a full garbage collection at each redraw of the Train page's live panel
+  (py-spy: 24 % of the server's samples during a watched run; Streamlit's own collection
+  after each run, which was more, is turned off in .streamlit/config.toml);
 - it resets Keras's global state (name counters, TensorFlow's default graph) under
   other threads: another session's run, or this session's stopped run, may be tracing
   a saliency function or building a model at that moment.

@@ -56,6 +56,14 @@ COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e3
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
 GAN_TITLES = {"d_loss": "Discriminator loss", "g_loss": "Generator loss"}
 GRID_SCALE = 3  # generated samples are small: draw each pixel as a 3 x 3 block
+# Watching a run must cost it next to nothing (issue 16; bench/live_view.py): each redraw
+# of the live panel costs the browser a fixed amount of work (Streamlit's own, and Plotly's
+# redraw of the chart), so it redraws every LIVE_SECONDS, at most LIVE_POINTS points a
+# line and epoch markers only up to LIVE_MARKERS epochs: a redraw at epoch 400 costs what
+# one at epoch 4 does.
+LIVE_SECONDS = 2
+LIVE_POINTS = 200
+LIVE_MARKERS = 40
 
 
 def _key(*parts: object) -> str:
@@ -435,14 +443,26 @@ def _curve_names(config) -> list[str]:
     return ["loss", *[m for m in metrics if m != "loss"]][:3]
 
 
+def _thinned(x, y, cap: int | None):
+    """At most ``cap`` evenly spread points of a line, its first and last always among them."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    if cap is None or len(x) <= cap:
+        return x, y
+    keep = np.unique(np.linspace(0, len(x) - 1, cap).round().astype(int))
+    return x[keep], y[keep]
+
+
 def _curves(batch_x, batch_series: dict, rows: list[dict], names: list[str],
-            standardised: bool = False) -> go.Figure:
+            standardised: bool = False, cap: int | None = None) -> go.Figure:
     """Loss and metric panels: per-batch smoothed lines, per-epoch points.
 
     Values go to Plotly as NumPy arrays: it validates lists element by element
-    (about ten times slower), and this runs every second beside the training.
+    (about ten times slower), and the live panel runs this beside the training.
     ``standardised``: a regression on standardised targets, whose panels say their units.
+    ``cap``: the live chart draws at most this many points a line, and epoch markers only
+    while there are few (Plotly redraws every point); the finished run's chart shows all.
     """
+    markers = "lines+markers" if cap is None or len(rows) <= LIVE_MARKERS else "lines"
     batch_x = np.asarray(batch_x, dtype=float)
     titles = [GAN_TITLES.get(n) or T.METRICS.get(n, n.capitalize()) for n in names]
     units = [T.score_words(n, standardised)[len(n):] for n in names]
@@ -452,24 +472,25 @@ def _curves(batch_x, batch_series: dict, rows: list[dict], names: list[str],
         first = column == 1
         series = batch_series.get(name)
         if series:
+            x, y = _thinned(batch_x, series, cap)
             figure.add_trace(go.Scatter(
-                x=batch_x, y=np.asarray(series, dtype=float), mode="lines",
+                x=x, y=y, mode="lines",
                 name="training (per batch, smoothed)",
                 line={"color": TRAIN_COLOR, "width": 1}, opacity=0.45, legendgroup="batch",
                 showlegend=first, hoverinfo="skip"), row=1, col=column)
         full = [r for r in rows if name in r and not r.get("partial")]
         if full:
+            x, y = _thinned([r["epoch"] for r in full], [r[name] for r in full], cap)
             figure.add_trace(go.Scatter(
-                x=np.array([r["epoch"] for r in full]), y=np.array([r[name] for r in full]),
-                mode="lines+markers",
+                x=x, y=y, mode=markers,
                 name="training (epoch)", line={"color": TRAIN_COLOR}, legendgroup="train",
                 showlegend=first), row=1, col=column)
         validation = [r for r in rows if f"val_{name}" in r]
         if validation:
+            x, y = _thinned([r["epoch"] for r in validation],
+                            [r[f"val_{name}"] for r in validation], cap)
             figure.add_trace(go.Scatter(
-                x=np.array([r["epoch"] for r in validation]),
-                y=np.array([r[f"val_{name}"] for r in validation]),
-                mode="lines+markers", name="validation (epoch)", line={"color": VAL_COLOR},
+                x=x, y=y, mode=markers, name="validation (epoch)", line={"color": VAL_COLOR},
                 legendgroup="val", showlegend=first), row=1, col=column)
         figure.update_xaxes(title_text="epoch", rangemode="tozero", row=1, col=column)
     figure.update_layout(height=330, margin={"l": 40, "r": 10, "t": 40, "b": 40},
@@ -586,9 +607,10 @@ def _notice() -> None:
 # -- the panels ------------------------------------------------------------------------------
 
 
-@st.fragment(run_every=1)
+@st.fragment(run_every=LIVE_SECONDS)
 def _live_panel(design: Design | None, data, config, partner: Design | None = None) -> None:
-    """Redrawn every second while a run is live."""
+    """The live run: status, progress, Stop, curves and epoch table, redrawn every
+    LIVE_SECONDS (a click on Stop redraws it at once)."""
     manager = _manager()
     job, _ = _attached(manager)
     if job is None or not job.active:
@@ -610,7 +632,8 @@ def _live_panel(design: Design | None, data, config, partner: Design | None = No
     if snapshot.message:
         note.caption(snapshot.message)
     st.plotly_chart(_curves(snapshot.batch_x, snapshot.batch_series, snapshot.epochs,
-                            _curve_names(job.config), T.standardised_regression(job.data)),
+                            _curve_names(job.config), T.standardised_regression(job.data),
+                            cap=LIVE_POINTS),
                     key=_key("live_chart"), config={"displayModeBar": False})
     if job.is_gan:
         _grid(getattr(snapshot, "grid", None), getattr(snapshot, "grid_epoch", -1), "live_grid")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -37,3 +40,16 @@ def test_app_runs_never_clear_the_keras_session(monkeypatch, tmp_path):
     assert not at.exception, [e.value for e in at.exception]
     at.run()
     assert calls == []
+
+
+def test_the_app_turns_off_the_full_collection_after_every_run(tmp_path):
+    """Streamlit's gc.collect(2) after each run was 60 % of the server's CPU samples while
+    a watched run trained (bench/live_view.py); the app's config turns it off."""
+    root = Path(__file__).resolve().parents[2]
+    probe = ("from streamlit import config\n"
+             "config.get_config_options(force_reparse=True)\n"
+             "print(config.get_option('runner.postScriptGC'))\n")
+    env = dict(os.environ, HOME=str(tmp_path))  # no user-wide config.toml in the way
+    shown = subprocess.run([sys.executable, "-c", probe], cwd=root, env=env,
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert shown[-1] == "False", shown

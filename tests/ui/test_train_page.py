@@ -306,3 +306,24 @@ def test_a_design_that_does_not_fit_the_data_shows_the_fixes_before_train(home, 
     fixed = at.session_state[DESIGN]
     assert fixed.node("n2").params["units"] == 1 and not at.button(
         key="nc_train::train").disabled
+
+
+def test_the_live_chart_draws_a_bounded_number_of_points_however_long_the_run():
+    """A redraw at epoch 400 costs what one at epoch 4 does (issue 16): at most LIVE_POINTS
+    points a line, the first and the last among them, and markers only for few epochs."""
+    rows = [{"epoch": e, "loss": 1 / e, "val_loss": 2 / e} for e in range(1, 401)]
+    batch_x = [i / 10 for i in range(4000)]
+    batch = {"loss": [1 / (1 + x) for x in batch_x]}
+    live = train_page._curves(batch_x, batch, rows, ["loss"], cap=train_page.LIVE_POINTS)
+    for trace in live.data:
+        assert 2 <= len(trace.x) <= train_page.LIVE_POINTS, (trace.name, len(trace.x))
+        assert "markers" not in trace.mode
+    epochs = [t for t in live.data if t.name == "validation (epoch)"][0]
+    assert (epochs.x[0], epochs.x[-1], epochs.y[-1]) == (1, 400, 2 / 400)
+    assert list(epochs.x) == sorted(set(epochs.x))
+
+    whole = train_page._curves(batch_x, batch, rows, ["loss"])  # the finished run's chart
+    assert sorted(len(t.x) for t in whole.data) == [400, 400, 4000]
+    few = train_page._curves(batch_x[:30], {"loss": batch["loss"][:30]}, rows[:4], ["loss"],
+                             cap=train_page.LIVE_POINTS)
+    assert all(t.mode == "lines+markers" for t in few.data if "epoch" in t.name)
