@@ -32,8 +32,9 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from builder.compile import build_model  # noqa: E402
+from builder.data.arrays import InMemoryData  # noqa: E402
 from builder.design import Design  # noqa: E402
-from builder.train import InMemoryData, LiveProgress, TrainConfig, train  # noqa: E402
+from builder.train import LiveProgress, TrainConfig, train  # noqa: E402
 
 FEATURES = 32
 

@@ -248,8 +248,8 @@ def preload() -> None:
     import builder.data.images  # noqa: F401
     import builder.data.tabular  # noqa: F401
     import builder.data.timeseries  # noqa: F401
-    import builder.explain.learning_cycle  # noqa: F401
     import builder.gan_training  # noqa: F401
+    import builder.learning_cycle  # noqa: F401
     import builder.run_files  # noqa: F401
     import builder.train  # noqa: F401
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from builder import gan_training
+from builder.data.arrays import InMemoryData
 from builder.gan import AdversarialModel, GanError, build_gan, check_pair, generate, tile, to_uint8
 from builder.gan_training import GanConfig, GanImages, pair_problems, train_gan
-from builder.train import InMemoryData
 from tests.helpers import design
 
 

@@ -9,11 +9,11 @@ import keras
 import numpy as np
 import pytest
 
-from builder import jobs, strategy
-from builder.explain import learning_cycle
+from builder import jobs, learning_cycle, strategy
+from builder.data.arrays import InMemoryData
 from builder.jobs import JobManager
 from builder.run_store import RunStore
-from builder.train import InMemoryData, TrainConfig, read_checkpoint_info
+from builder.train import TrainConfig, read_checkpoint_info
 from tests.helpers import chain
 
 CPU = strategy.DevicePlan("cpu", ("/device:CPU:0",), "CPU", "CPU", False)

@@ -73,7 +73,8 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 
     import numpy as np
     from builder import strategy
-    from builder.train import InMemoryData, TrainConfig, train
+    from builder.data.arrays import InMemoryData
+    from builder.train import TrainConfig, train
     from tests.helpers import chain
 
     plan = strategy.plan()

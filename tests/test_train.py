@@ -8,8 +8,8 @@ import pytest
 
 from builder import strategy
 from builder.compile import DesignError, build_model
+from builder.data.arrays import InMemoryData
 from builder.train import (
-    InMemoryData,
     LiveProgress,
     TrainConfig,
     TrainingError,

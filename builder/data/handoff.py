@@ -11,22 +11,20 @@ splits, classes and scaling.
     write(prepared, folder)        # the app, before it starts a worker
     prepared = read(folder)        # the worker
 
-:class:`builder.train.InMemoryData` (arrays from a script or a test) travels as its
+:class:`builder.data.arrays.InMemoryData` (arrays from a script or a test) travels as its
 arrays in one ``.npz`` file.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from builder.data.arrays import InMemoryData
 
 RECIPE_FILE = "data_recipe.json"
 TABLE_FILE = "data_source.parquet"
@@ -40,42 +38,6 @@ class HandoffError(ValueError):
     """The data cannot be written for, or read back by, the training process."""
 
 
-def remembered(kind: str) -> Callable:
-    """Decorate a prepare function so that its result remembers the call that made it.
-
-    The first argument is the source; the others are kept as JSON-able options in
-    ``prepared.origin`` = ``(kind, source, options)``.
-    """
-
-    def decorate(prepare: Callable) -> Callable:
-        signature = inspect.signature(prepare)
-
-        @functools.wraps(prepare)
-        def wrapper(*args, **kwargs):
-            prepared = prepare(*args, **kwargs)
-            bound = signature.bind(*args, **kwargs)
-            bound.apply_defaults()
-            values = dict(bound.arguments)
-            source = values.pop(next(iter(signature.parameters)))
-            prepared.origin = (kind, source, _plain(values))
-            return prepared
-
-        return wrapper
-
-    return decorate
-
-
-def _plain(value: Any) -> Any:
-    """JSON-able copy: tuples and other sequences become lists, mappings dicts."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 # -- writing (the app) -----------------------------------------------------------------------
 
 
@@ -86,8 +48,6 @@ def write(data, folder: str | Path) -> None:
         HandoffError: the data did not come from a prepare function (or from arrays),
             or its table cannot be stored as Parquet; the message names the fix.
     """
-    from builder.train import InMemoryData
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(data, InMemoryData):
@@ -197,8 +157,6 @@ def read(folder: str | Path):
 
 
 def _read_arrays(folder: Path, options: dict):
-    from builder.train import InMemoryData
-
     with np.load(folder / ARRAYS_FILE, allow_pickle=False) as stored:
         splits = {split: (stored[f"{split}_x"], stored[f"{split}_y"])
                   for split in ("train", "validation", "test") if f"{split}_x" in stored}

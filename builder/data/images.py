@@ -28,10 +28,11 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 from PIL import Image, ImageOps
 
-from builder.data import PreparedData, SplitArrays, handoff
+from builder.data import PreparedData, SplitArrays, origin
 from builder.data.archive import MAX_ENTRIES, MAX_TOTAL_BYTES, Skipped, is_hidden_or_system
 from builder.data.archive import safe_extract as _safe_extract
 from builder.data.errors import DataError
+from builder.data.splits import split_indices
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif",
                               ".tiff"})
@@ -463,7 +464,7 @@ def _preprocessing(size: tuple[int, int], channels: int):
     return keras.Model(inputs, scaled, name="preprocessing")
 
 
-@handoff.remembered("images")
+@origin.remembered("images")
 def prepare_images(
     source: ImageSource,
     *,
@@ -490,8 +491,6 @@ def prepare_images(
     Raises:
         DataError: bad size or channels, or too few readable images.
     """
-    from builder.data.tabular import split_indices
-
     size = tuple(size or source.default_size())
     channels = int(channels or source.default_channels())
     if len(size) != 2 or not all(isinstance(s, (int, np.integer)) and 4 <= s <= MAX_SIDE

@@ -37,7 +37,7 @@ from builder.custom_layers import (
     FillMissing,
     MissingIndicator,
 )
-from builder.data import EPSILON, PreparedData, SplitArrays, handoff
+from builder.data import EPSILON, PreparedData, SplitArrays, origin
 from builder.data.columns import (
     COLUMN_KINDS,
     DETECT_SAMPLE,
@@ -50,10 +50,11 @@ from builder.data.columns import (
 )
 from builder.data.errors import DataError
 from builder.data.row_tables import StoredTable, aligned_empty, tensor_of
+from builder.data.splits import _shuffle, _split
+from builder.data.targets import EncodedTarget, finish_targets
 
 TASK_CHOICES = ("binary", "multiclass", "regression")
 MAX_CLASSES = 1_000
-MIN_ROWS = 10
 OOV_TOKEN = "[UNK]"
 
 
@@ -104,20 +105,10 @@ def _check_target_values(name, values: pd.Series, rows: int) -> None:
         )
 
 
-@dataclass
-class _Target:
-    task: str
-    y: np.ndarray  # class indices (int32) or raw values (float64, n x k)
-    keep: np.ndarray | None  # rows with a target value, or None for all
-    class_names: list[str]
-    target_names: list[str]
-    notes: list[str]
-
-
-def _encode_target(frame: pd.DataFrame, target: list[str], task: str | None) -> _Target:
+def _encode_target(frame: pd.DataFrame, target: list[str], task: str | None) -> EncodedTarget:
     notes: list[str] = []
     if task == "reconstruction":
-        return _Target("reconstruction", np.zeros(len(frame), np.int32), None, [], [], notes)
+        return EncodedTarget("reconstruction", np.zeros(len(frame), np.int32), None, [], [], notes)
     present = frame[target].notna().all(axis=1).to_numpy()
     dropped = int((~present).sum())
     keep = None if dropped == 0 else present
@@ -162,7 +153,7 @@ def _encode_target(frame: pd.DataFrame, target: list[str], task: str | None) -> 
             target_names = [column]
     if keep is not None:
         notes.append(f"Left out {dropped:,} row(s) with no target value.")
-    return _Target(task, y, keep, class_names, target_names, notes)
+    return EncodedTarget(task, y, keep, class_names, target_names, notes)
 
 
 def _regression_values(series: pd.Series, column: str) -> np.ndarray:
@@ -197,73 +188,6 @@ def _class_indices(codes: np.ndarray, uniques, column: str, task: str
             code="too_many_classes",
         )
     return codes.astype(np.int32, copy=False), names
-
-
-# ---------------------------------------------------------------------------
-# Splits.
-
-
-def split_indices(n: int, validation: float, test: float, seed: int,
-                  labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Shuffled train/validation/test row positions; stratified when labels are given.
-
-    Raises:
-        DataError: bad fractions, or too few rows for the splits asked for.
-    """
-    return _split(n, validation, test, labels, _shuffle(n, seed))
-
-
-def _shuffle(n: int, seed: int) -> np.ndarray:
-    """The shuffled row order a split with ``seed`` starts from."""
-    return np.random.default_rng(seed).permutation(n)
-
-
-def _split(n: int, validation: float, test: float, labels: np.ndarray | None,
-           order: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`split_indices` from the shuffled row order ``order``."""
-    for label, value in (("validation", validation), ("test", test)):
-        if not 0 <= value <= 0.5:
-            raise DataError(f"The {label} share must be between 0 and 0.5; got {value!r}.",
-                            f"Choose a {label} share such as 0.15.", code="bad_split")
-    if n < MIN_ROWS:
-        raise DataError(f"There are only {n} usable rows; at least {MIN_ROWS} are needed to "
-                        "train and check a model.", "Add more rows of data.", code="too_few_rows")
-    # One shuffle of all rows; each class then takes its rows in shuffled order, so
-    # every split comes out shuffled with its classes mixed, without sorting rows.
-    if labels is None:
-        groups = [np.arange(n)]
-    else:
-        labels = np.asarray(labels)
-        if labels.dtype.kind not in "iu" or (len(labels) and labels.min() < 0):
-            labels = np.unique(labels, return_inverse=True)[1].ravel()
-        shuffled = labels[order]
-        counts = np.bincount(shuffled)
-        if np.count_nonzero(counts) <= 8:
-            groups = [np.flatnonzero(shuffled == c) for c in np.flatnonzero(counts)]
-        else:
-            by_class = np.argsort(shuffled, kind="stable")
-            groups = np.split(by_class, np.cumsum(counts)[:-1])
-    # Held-out rows are taken evenly along the shuffled order (any fixed choice of
-    # places picks a random set), so the training rows stay evenly mixed throughout.
-    assign = np.zeros(n, np.int8)  # by position in ``order``: 0 train, 1 validation, 2 test
-    for group in groups:
-        n_val = int(round(len(group) * validation))
-        n_test = int(round(len(group) * test))
-        held = n_val + n_test
-        if held >= len(group):
-            continue  # a class too small to share goes to training
-        if held:
-            chosen = group[np.arange(held) * len(group) // held]
-            assign[chosen[:n_val]] = 1
-            assign[chosen[n_val:]] = 2
-    train = order[assign == 0]
-    held_at = np.flatnonzero(assign)  # the held-out few: picked apart without full passes
-    which = assign[held_at]
-    val, tst = (order[held_at[which == part]] for part in (1, 2))
-    if validation > 0 and len(val) == 0:
-        raise DataError(f"The {n} rows are too few for a validation split.",
-                        "Add more rows, or raise the validation share.", code="too_few_rows")
-    return train, val, tst
 
 
 # ---------------------------------------------------------------------------
@@ -307,7 +231,7 @@ class _Plan:
         return self.numeric + self.dates + self.categorical + self.text
 
 
-@handoff.remembered("tabular")
+@origin.remembered("tabular")
 def prepare_tabular(
     source: TabularSource | pd.DataFrame,
     target: str | Sequence[str] | None,
@@ -870,53 +794,16 @@ def _build_preprocessing(plan: _Plan):
     return keras.Model(inputs, output, name="preprocessing")
 
 
-def target_postprocessing(mean: np.ndarray, std: np.ndarray):
-    """A Keras model mapping standardised predictions back to target units."""
-    size = len(mean)
-    inputs = keras.Input(shape=(size,), name="standardised")
-    layer = keras.layers.Normalization(mean=np.asarray(mean, np.float32).tolist(),
-                                       variance=(np.asarray(std, np.float32) ** 2).tolist(),
-                                       invert=True, name="to_target_units")
-    return keras.Model(inputs, layer(inputs), name="postprocessing")
-
-
-def standardise_targets(y: np.ndarray, n_train: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(standardised y, mean, std) with statistics from the first ``n_train`` rows."""
-    head = y[:n_train].astype(np.float64)
-    mean = head.mean(axis=0)
-    var = head.var(axis=0)
-    var = np.where(var > 0, var, 1.0)
-    mean32 = mean.astype(np.float32)
-    std32 = np.maximum(np.sqrt(var.astype(np.float32)), np.float32(EPSILON))
-    return ((y.astype(np.float32) - mean32) / std32).astype(np.float32), mean32, std32
-
-
-def finish_targets(encoded: _Target, order: np.ndarray, n_train: int):
-    """Targets in ``order`` for training, and the postprocessing for regression.
-
-    Returns:
-        ``(y, postprocessing, info)``.
-    """
-    info: dict = {}
-    if encoded.task == "regression":
-        y, mean, std = standardise_targets(encoded.y[order], n_train)
-        info = {"target_mean": mean.tolist(), "target_std": std.tolist()}
-        return y, target_postprocessing(mean, std), info
-    if encoded.task == "binary":
-        return encoded.y[order].astype(np.float32).reshape(-1, 1), None, info
-    return encoded.y[order].astype(np.int32), None, info
-
-
-def _finished_targets(encoded: _Target, order: np.ndarray, n_train: int):
+def _finished_targets(encoded: EncodedTarget, order: np.ndarray, n_train: int):
     """:func:`finish_targets`, or ``(None, None, {})`` for reconstruction (no targets)."""
     if encoded.task == "reconstruction":
         return None, None, {}
     return finish_targets(encoded, order, n_train)
 
 
-def _tabular_prepared(source: TabularSource, rows: pd.DataFrame, plan: _Plan, encoded: _Target,
-                      finished: tuple, x: dict, table: StoredTable, order: np.ndarray,
-                      bounds: tuple[int, int], notes: list[str],
+def _tabular_prepared(source: TabularSource, rows: pd.DataFrame, plan: _Plan,
+                      encoded: EncodedTarget, finished: tuple, x: dict, table: StoredTable,
+                      order: np.ndarray, bounds: tuple[int, int], notes: list[str],
                       settings: dict) -> PreparedData:
     n_train, n_fit = bounds
     y, postprocessing, info = finished
@@ -954,7 +841,7 @@ def _tabular_prepared(source: TabularSource, rows: pd.DataFrame, plan: _Plan, en
     )
 
 
-def _num_classes(encoded: _Target) -> int | None:
+def _num_classes(encoded: EncodedTarget) -> int | None:
     if encoded.task in ("binary", "multiclass"):
         return len(encoded.class_names)
     return None

@@ -107,7 +107,7 @@ def prepare_text_column(rows, column: str, encoded, order: np.ndarray, bounds: t
     import keras
 
     from builder.data.columns import canonical_texts
-    from builder.data.tabular import finish_targets
+    from builder.data.targets import finish_targets
 
     if encoded.task == "reconstruction":
         raise DataError("Reconstruction is for images and numbers, not text.",

@@ -21,7 +21,7 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from builder.data import EPSILON, PreparedData, SplitArrays, handoff
+from builder.data import EPSILON, PreparedData, SplitArrays, origin
 from builder.data.errors import DataError
 
 MAX_WINDOW = 10_000
@@ -64,7 +64,7 @@ def _positive(name: str, value, limit: int) -> int:
     return int(value)
 
 
-@handoff.remembered("timeseries")
+@origin.remembered("timeseries")
 def prepare_timeseries(
     source,
     targets: str | Sequence[str],
@@ -92,7 +92,7 @@ def prepare_timeseries(
         DataError: non-numeric columns, too short a series, bad window settings.
     """
     from builder.data.columns import TabularSource, detect_columns, frame_source
-    from builder.data.tabular import _Target, finish_targets
+    from builder.data.targets import EncodedTarget, finish_targets
 
     if not isinstance(source, TabularSource):
         source = frame_source(pd.DataFrame(source))
@@ -183,7 +183,7 @@ def prepare_timeseries(
     x_all = ((x_raw[order] - mean32) / std32).astype(np.float32)
     raw_all = x_raw[order]
 
-    encoded = _Target("regression", y_raw.astype(np.float64), None, [], list(targets), [])
+    encoded = EncodedTarget("regression", y_raw.astype(np.float64), None, [], list(targets), [])
     y_all, postprocessing, info = finish_targets(encoded, order, n_train)
     cuts = {"train": slice(0, n_train), "validation": slice(n_train, n_fit),
             "test": slice(n_fit, len(order))}

@@ -9,13 +9,12 @@ The modules, each usable on its own and none importing Streamlit:
 - :mod:`~builder.explain.saliency`: vanilla gradients, SmoothGrad, Integrated
   Gradients and Grad-CAM, batched, plus the sanity checks;
 - :mod:`~builder.explain.activations`: every layer's output for one sample;
-- :mod:`~builder.explain.learning_cycle`: Keras callbacks that record gradient
-  norms and weight histograms per epoch (imports Keras);
-- :mod:`~builder.explain.figures`: Plotly figures for all of the above.
+- :mod:`~builder.explain.figures`: Plotly figures for all of the above, and for the
+  learning cycle that training records (:mod:`builder.learning_cycle`).
 
 Submodules are imported on use, so importing this package stays cheap.
 """
 
 from __future__ import annotations
 
-__all__ = ["activations", "figures", "learning_cycle", "metrics", "predictions", "saliency"]
+__all__ = ["activations", "figures", "metrics", "predictions", "saliency"]

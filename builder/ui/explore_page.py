@@ -9,14 +9,13 @@ Where the trained model comes from, in order:
    this server process is explored with the data it was trained on
    (``jobs.manager().get(run_id).data``); any other with the data prepared on the
    Data page, when that data fits the model's input;
-2. this session's model, under the keys the Train page hands to the Export page
-   (``nc_export_model``, ``nc_export_history``), with the Data page's data
-   (``nc_prepared``).
+2. this session's model, as the Train page hands it over (:mod:`builder.ui.trained`),
+   with the Data page's data (``nc_prepared``).
 
 The run's per-epoch rows come from the run store. The learning-cycle record
 (gradient norms and weight histograms per epoch) is read from the run's
 ``learning_cycle`` artifact, a JSON file written by
-:class:`builder.explain.learning_cycle.LearningCycleRecorder` during training.
+:class:`builder.learning_cycle.LearningCycleRecorder` during training.
 """
 
 from __future__ import annotations
@@ -30,11 +29,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from builder import run_files
-from builder.explain import activations, figures, learning_cycle, predictions, saliency
+from builder import learning_cycle, run_files
+from builder.explain import activations, figures, predictions, saliency
 from builder.explain.metrics import MetricError
 from builder.markdown import escape as md
-from builder.ui import data_fit, export_page, state
+from builder.ui import data_fit, state, trained
 
 PREFIX = "nc_explore"
 SESSION_SOURCE = "session"
@@ -142,11 +141,10 @@ def _candidates() -> tuple[list[Explorable], str]:
                 f"epoch(s) · {time.strftime('%d %b %H:%M', time.localtime(record.created_at))}"
         found.append(Explorable(key=record.id, label=label, record=record))
     listed = {item.key for item in found}
-    if st.session_state.get(export_page.MODEL) is not None and st.session_state.get(
-            export_page.RUN_ID) not in listed:
+    last = trained.last()
+    if last is not None and last.run_id not in listed:
         found.append(Explorable(key=SESSION_SOURCE, label="This session's model",
-                                model=st.session_state[export_page.MODEL], data=session_data,
-                                history=list(st.session_state.get(export_page.HISTORY) or [])))
+                                model=last.model, data=session_data, history=list(last.history)))
     return found, warning
 
 

@@ -5,18 +5,8 @@ Where the trained model comes from, in order:
 1. a finished run in the workspace's run store whose artifacts include ``model``
    (the trained ``.keras``) and, when the data had preprocessing, ``serving_model``
    (the end-to-end ``.keras`` taking raw inputs);
-2. the model of this session, under the session-state keys below (the Train page
-   sets them after training).
-
-Session-state keys this page reads (set by the Train page):
-
-- ``nc_export_model``: the trained design ``keras.Model``;
-- ``nc_export_serving_model``: the end-to-end model on raw inputs (optional);
-- ``nc_export_design``: the ``builder.design.Design`` it was built from;
-- ``nc_export_history``: per-epoch rows; ``nc_export_config``: the training settings;
-- ``nc_export_class_names``: class labels in output order;
-- ``nc_export_run_id``: the stored run the model belongs to (its run is offered
-  instead of a second "This session's model" entry).
+2. the model this session trained last (:mod:`builder.ui.trained`), unless its run is
+   already offered in 1.
 
 Keys this page writes: ``nc_export_zip`` (the last bundle: bytes, file name and the
 choice it was built from, so it is offered only while that model is chosen)
@@ -36,14 +26,8 @@ import streamlit as st
 from builder import export, importer
 from builder.design import Design
 from builder.markdown import escape as md
+from builder.ui import trained
 
-MODEL = "nc_export_model"
-SERVING_MODEL = "nc_export_serving_model"
-DESIGN = "nc_export_design"
-HISTORY = "nc_export_history"
-CONFIG = "nc_export_config"
-CLASS_NAMES = "nc_export_class_names"
-RUN_ID = "nc_export_run_id"
 ZIP = "nc_export_zip"
 IMPORTED = "nc_import_design"
 SESSION_CHOICE = "This session's model"
@@ -80,8 +64,8 @@ def _export_section() -> None:
     runs = _runs_with_models()
     choices = {f"{r.name} · {r.status} · {r.id}": r for r in runs}
     stored = {r.id for r in runs}
-    if st.session_state.get(MODEL) is not None and st.session_state.get(DESIGN) is not None \
-            and st.session_state.get(RUN_ID) not in stored:
+    last = trained.last()
+    if last is not None and last.run_id not in stored:
         choices = {SESSION_CHOICE: None, **choices}
     if not choices:
         st.info("Nothing to export yet: train a model on the Train page first.")
@@ -114,13 +98,12 @@ def _export_section() -> None:
 
 def _build(run, formats: tuple[str, ...]):
     if run is None:
-        design = st.session_state[DESIGN]
+        last = trained.last()
         data, result = export.export_bundle_bytes(
-            design=design, model=st.session_state[MODEL],
-            serving_model=st.session_state.get(SERVING_MODEL),
-            history=st.session_state.get(HISTORY), config=st.session_state.get(CONFIG),
-            class_names=st.session_state.get(CLASS_NAMES), formats=formats)
-        return data, result, design.name or "model"
+            design=last.design, model=last.model, serving_model=last.serving_model,
+            history=last.history, config=last.config, class_names=last.class_names,
+            formats=formats)
+        return data, result, last.design.name or "model"
     with tempfile.TemporaryDirectory(prefix="nc_run_export_") as tmp:
         path = Path(tmp) / "bundle.zip"
         text, code = export.run_export(run.id, path, formats=formats)

@@ -63,6 +63,8 @@ RUN_LOCK = Key("nc_run_lock", threading.Lock, "Held by the Build page while it f
 CONFIRM_DELETE = Key("nc_confirm_delete", lambda: None, "Design id awaiting delete confirmation.")
 PENDING = Key("nc_pending", lambda: None, "Values put_together has not finished writing, by "
               "key name (a run stopped midway leaves them to the next run), or None.")
+TRAINED = Key("nc_trained", lambda: None, "trained.TrainedModel: the model this session "
+              "trained last, which the Train page hands to Explore and Export, or None.")
 UNSAVED = Key("nc_unsaved", lambda: None, "A design snapshot (JSON) a canvas fold made, not yet "
               "saved to the store, or None.")
 
@@ -94,7 +96,7 @@ DRAWN = Key("nc_drawn", set, "Kept widget keys the current run has drawn.")
 
 ALL_KEYS = (SESSION, DESIGN_ID, DESIGN_VERSION, CONFLICT, DESIGN, HISTORY, SELECTED, REVISION,
             CANVAS_REVS, CANVAS_APPLIED, FLASH, OPENED_FILES, UPLOAD_NONCE, CONFIRM_DELETE,
-            PENDING, UNSAVED, KEPT, RESTORING, DRAWN)
+            PENDING, UNSAVED, TRAINED, KEPT, RESTORING, DRAWN)
 
 # Prefixes of widget keys made per node or per design (see widget_key).
 INSPECTOR = "nc_insp"

@@ -30,7 +30,7 @@ from builder.gan_training import GanConfig
 from builder.markdown import escape as md
 from builder.markdown import plotly_text
 from builder.run_store import RunRecord
-from builder.ui import data_fit, export_page, opening, state
+from builder.ui import data_fit, opening, state, trained
 
 RUN = state.Key("nc_train_run", lambda: None, "Id of the run the Train page shows.")
 NOTICE = state.Key("nc_train_notice", lambda: None, "(level, message) shown once above the run.")
@@ -109,17 +109,15 @@ def _data():
 
 
 def _hand_to_export(job: jobs.Job, rows: list[dict]) -> None:
-    """Give the Export page this session's trained model (the keys it reads)."""
+    """Give the Explore and Export pages this session's trained model."""
     model = job.generator if job.is_gan else job.model
-    if model is None or st.session_state.get(export_page.MODEL) is model:
+    last = trained.last()
+    if model is None or (last is not None and last.model is model):
         return
-    st.session_state[export_page.MODEL] = model
-    st.session_state[export_page.SERVING_MODEL] = job.serving_model
-    st.session_state[export_page.DESIGN] = job.design
-    st.session_state[export_page.HISTORY] = rows
-    st.session_state[export_page.CONFIG] = job.config.to_dict()
-    st.session_state[export_page.CLASS_NAMES] = list(getattr(job.data, "class_names", []) or [])
-    st.session_state[export_page.RUN_ID] = job.run_id
+    trained.hand_over(trained.TrainedModel(
+        run_id=job.run_id, design=job.design, model=model, serving_model=job.serving_model,
+        history=rows, config=job.config.to_dict(),
+        class_names=list(getattr(job.data, "class_names", []) or [])))
 
 
 # -- settings -------------------------------------------------------------------------

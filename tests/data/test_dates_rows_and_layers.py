@@ -18,7 +18,8 @@ from builder.data import join_model, predict_raw
 from builder.data.columns import column_summary, detect_columns
 from builder.data.csv_reading import load_csv
 from builder.data.errors import DataError
-from builder.data.tabular import prepare_tabular, split_indices
+from builder.data.splits import split_indices
+from builder.data.tabular import prepare_tabular
 from tests.data.checks import preprocessing_gap
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,8 @@ import pytest
 
 from builder.data.columns import missing_counts
 from builder.data.csv_reading import _control_ratio, load_csv
-from builder.data.tabular import _factorize_sorted, _sums, prepare_tabular, split_indices
+from builder.data.splits import split_indices
+from builder.data.tabular import _factorize_sorted, _sums, prepare_tabular
 from tests.data.checks import preprocessing_gap
 
 

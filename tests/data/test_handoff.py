@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 
 from builder.data import handoff
+from builder.data.arrays import InMemoryData
 from builder.data.csv_reading import load_csv
 from builder.data.images import load_image_zip, prepare_images
 from builder.data.samples import load_sample
 from builder.data.tabular import prepare_tabular
 from builder.data.timeseries import prepare_timeseries
-from builder.train import InMemoryData
 from tests.data.builders import image_bytes, zip_bytes
 
 

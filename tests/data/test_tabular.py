@@ -10,7 +10,8 @@ import pytest
 
 from builder.data.csv_reading import load_csv
 from builder.data.errors import DataError
-from builder.data.tabular import prepare_tabular, split_indices, task_of_column
+from builder.data.splits import split_indices
+from builder.data.tabular import prepare_tabular, task_of_column
 from tests.data.builders import mixed_table
 from tests.data.checks import preprocessing_gap
 

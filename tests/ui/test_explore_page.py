@@ -6,11 +6,12 @@ import keras
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from builder import learning_cycle
 from builder.data.images import prepare_images
 from builder.data.samples import load_sample
 from builder.data.tabular import prepare_tabular
-from builder.explain import learning_cycle
-from builder.ui import data_page, export_page
+from builder.ui import data_page, state
+from builder.ui.trained import TrainedModel
 
 SCRIPT = """
 from builder.ui import explore_page
@@ -44,8 +45,8 @@ def digits_run():
 def _app(model=None, data=None, history=None) -> AppTest:
     at = AppTest.from_string(SCRIPT, default_timeout=180)
     if model is not None:
-        at.session_state[export_page.MODEL] = model
-        at.session_state[export_page.HISTORY] = history or []
+        at.session_state[state.TRAINED.name] = TrainedModel(
+            run_id="session-run", design=None, model=model, history=history or [])
     if data is not None:
         at.session_state[data_page.PREPARED.name] = data
     at.run()
@@ -240,8 +241,8 @@ def test_a_run_that_finishes_later_is_shown_and_the_session_model_is_not_listed_
     assert at.selectbox(key="nc_explore::source").value == first
     time.sleep(1.1)  # runs are ordered by creation time, in seconds
     second = _stored_run(home, model, "second")
-    at.session_state[export_page.MODEL] = model  # what the Train page hands over...
-    at.session_state[export_page.RUN_ID] = second  # ...for the run it belongs to
+    # What the Train page hands over, for the run it belongs to:
+    at.session_state[state.TRAINED.name] = TrainedModel(run_id=second, design=None, model=model)
     at.run()
     assert not at.exception
     source = at.selectbox(key="nc_explore::source")

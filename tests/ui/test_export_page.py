@@ -9,7 +9,8 @@ import keras
 from streamlit.testing.v1 import AppTest
 
 from builder.compile import build_model
-from builder.ui import export_page
+from builder.ui import export_page, state
+from builder.ui.trained import TrainedModel
 from tests.helpers import chain
 
 SCRIPT = "from builder.ui.export_page import render\nrender()\n"
@@ -21,10 +22,9 @@ def test_export_of_the_session_model_offers_a_zip(tmp_path, monkeypatch):
                    input_shape=(4,))
     design.name = "tiny"
     at = AppTest.from_string(SCRIPT, default_timeout=120)
-    at.session_state[export_page.MODEL] = build_model(design)
-    at.session_state[export_page.DESIGN] = design
-    at.session_state[export_page.CLASS_NAMES] = ["no", "yes"]
-    at.session_state[export_page.HISTORY] = [{"epoch": 1, "loss": 0.7}]
+    at.session_state[state.TRAINED.name] = TrainedModel(
+        run_id="session-run", design=design, model=build_model(design),
+        history=[{"epoch": 1, "loss": 0.7}], class_names=["no", "yes"])
     at.run()
     assert not at.exception
     assert at.selectbox(key="nc_export_choice").value == export_page.SESSION_CHOICE
@@ -114,8 +114,8 @@ def test_a_session_generator_exports_without_a_training_script(tmp_path, monkeyp
     monkeypatch.setenv("NEURAL_CANVAS_HOME", str(tmp_path / "ws"))
     generator, _ = _gan_pair()
     at = AppTest.from_string(SCRIPT, default_timeout=120)
-    at.session_state[export_page.MODEL] = build_model(generator)
-    at.session_state[export_page.DESIGN] = generator
+    at.session_state[state.TRAINED.name] = TrainedModel(
+        run_id="session-run", design=generator, model=build_model(generator))
     at.run()
     at.button(key="nc_export_build").click().run()
     assert not at.exception, at.exception
@@ -135,8 +135,8 @@ def test_a_built_zip_is_offered_only_with_the_model_it_was_built_from(tmp_path, 
     design = chain(("Dense", {"units": 2, "activation": "softmax"}), input_shape=(4,))
     design.name = "tiny"
     at = AppTest.from_string(SCRIPT, default_timeout=120)
-    at.session_state[export_page.MODEL] = build_model(design)
-    at.session_state[export_page.DESIGN] = design
+    at.session_state[state.TRAINED.name] = TrainedModel(
+        run_id="session-run", design=design, model=build_model(design))
     at.run()
     at.button(key="nc_export_build").click().run()
     assert not at.exception

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from builder import jobs, workspace
 from builder.data.samples import load_sample
 from builder.data.tabular import prepare_tabular
-from builder.ui import data_page, train_page
+from builder.ui import data_page, state, train_page
 from tests.helpers import chain, shown
 
 SCRIPT = """
@@ -98,7 +98,7 @@ def test_train_shows_the_finished_run_with_curves_and_history(home, moons):
     assert not at.exception, at.exception
     assert any(s.value.startswith("Finished.") and "val accuracy" in s.value for s in at.success)
     assert at.button(key="nc_train::continue").label == "Continue"
-    assert at.session_state["nc_export_model"] is job.model
+    assert at.session_state[state.TRAINED.name].model is job.model
     record = _manager(home).store.get(run_id)
     assert record.status == "finished" and record.epochs_done == 2
     assert any(run_id in str(frame.value) for frame in at.dataframe)
@@ -235,7 +235,7 @@ def test_the_open_generator_trains_against_its_partner_with_curves_and_grid(home
     chart = next(c for c in at.get("plotly_chart") if c.key == "nc_train::last_chart")
     assert "Discriminator loss" in chart.proto.spec and "Generator loss" in chart.proto.spec
     assert any("after epoch 2" in " ".join(image.captions) for image in at.get("image"))
-    assert at.session_state["nc_export_model"] is job.generator
+    assert at.session_state[state.TRAINED.name].model is job.generator
 
 
 def test_images_of_another_size_are_refused_with_the_size_to_choose(home, digits):

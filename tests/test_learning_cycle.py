@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from builder.explain import figures, learning_cycle
-from builder.explain.learning_cycle import (
+from builder import learning_cycle
+from builder.explain import figures
+from builder.learning_cycle import (
     GradientNormRecorder,
     LearningCycleError,
     LearningCycleRecorder,

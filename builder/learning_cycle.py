@@ -15,6 +15,9 @@ Records are plain JSON-able dicts. Epochs count as people count: epoch 0 is the
 state before training, epoch 1 after the first pass over the data. A recorder
 never stops training: if it cannot record (a loss it cannot call, say) it keeps
 the reason in ``error`` and goes quiet.
+
+Training records it, so it lives beside training, not in builder/explain/, which only
+reads what a run left (the Explore page's learning-cycle tab).
 """
 
 from __future__ import annotations
