@@ -7,7 +7,8 @@ data with the Data page's "Fix all" (``builder.data.link.fix_all``), train it wi
 suggested training settings, and score it on the validation split with the
 Explore page's code (``builder.explain.predictions``). The same model is then
 trained once more the plain Keras way (build, compile, ``model.fit`` on the same
-arrays, same settings), so each line carries the wall-time ratio ours / plain.
+arrays, same settings), so each line carries the wall-time ratio ours / plain. The order
+alternates: ours first for the first family, plain first for the next, and so on.
 
 One line per family:
 
@@ -295,14 +296,24 @@ def _fresh() -> None:
 
 
 def train_family(family: Family, quick: bool = False, plain: bool = True,
-                 prepared: PreparedData | None = None) -> Outcome:
-    """Train one family through builder.train (and, with ``plain``, with model.fit)."""
+                 prepared: PreparedData | None = None, plain_first: bool = False) -> Outcome:
+    """Train one family through builder.train (and, with ``plain``, with model.fit, before
+    ours when ``plain_first``: :func:`main` alternates the order from family to family)."""
     from builder.train import train
 
     prepared = prepared if prepared is not None else family.prepare()
     design = fitted_design(family.template, prepared)
     overrides = {"epochs": QUICK_EPOCHS} if quick else {}
     config = suggested_config(design, **overrides)
+    plain_seconds = plain_score = None
+
+    def the_plain_way() -> None:
+        nonlocal plain_seconds, plain_score
+        plain_seconds, model = train_plain(design, prepared, config)
+        plain_score = family.score(model, prepared)
+
+    if plain and plain_first:
+        the_plain_way()
     _fresh()
     started = time.perf_counter()
     result = train(design, prepared, config, evaluate_test=False)
@@ -310,10 +321,8 @@ def train_family(family: Family, quick: bool = False, plain: bool = True,
     if result.status not in ("finished", "early_stopped"):
         raise RuntimeError(f"{family.name}: training ended '{result.status}': {result.message}")
     score = family.score(result.model, prepared)
-    plain_seconds = plain_score = None
-    if plain:
-        plain_seconds, model = train_plain(design, prepared, config)
-        plain_score = family.score(model, prepared)
+    if plain and not plain_first:
+        the_plain_way()
     return Outcome(family, score, seconds, plain_seconds, plain_score, result)
 
 
@@ -399,13 +408,14 @@ def main(argv: list[str] | None = None) -> int:
     ratios, missed, total = [], 0, time.perf_counter()
     if not args.no_plain:
         warm_up()
-    for name in chosen:
+    for place, name in enumerate(chosen):
         if name == "gan":
             line, passed = gan_line(args.quick)
             print(line, flush=True)
             missed += not passed
             continue
-        outcome = train_family(BY_NAME[name], quick=args.quick, plain=not args.no_plain)
+        outcome = train_family(BY_NAME[name], quick=args.quick, plain=not args.no_plain,
+                               plain_first=place % 2 == 1)
         print(outcome_line(outcome), flush=True)
         missed += not outcome.family.passes(outcome.score)
         if outcome.ratio is not None:
