@@ -88,6 +88,9 @@ class LayerType:
         keras_args: a parameter whose Keras argument has another name, by parameter
             name (RandomZoom's ``factor`` is Keras's ``height_factor``); the compiler,
             the code generator and the importer all read it here.
+        keeps_values: the layer passes its input's values on unchanged when predicting
+            (Dropout, Flatten, Reshape), so the activation before it is still the
+            output's: the code generator reads an output's task through it.
     """
 
     type_id: str
@@ -104,6 +107,7 @@ class LayerType:
     call_style: str = "single"
     input_names: tuple[str, ...] = ()
     keras_args: dict[str, str] = field(default_factory=dict, compare=False)
+    keeps_values: bool = False
 
     def keras_arg(self, param_name: str) -> str:
         """The Keras argument a parameter is passed as."""
@@ -306,6 +310,7 @@ LAYER_TYPES: tuple[LayerType, ...] = (
         "one of them.",
         (_float("rate", 0.5, "Share of values dropped while training.", 0.0, 0.95),),
         key_params=("rate",), keras_class="Dropout", build=_simple("Dropout"),
+        keeps_values=True,
     ),
     # Normalization ------------------------------------------------------------
     LayerType(
@@ -340,6 +345,7 @@ LAYER_TYPES: tuple[LayerType, ...] = (
         "Flatten", "Reshaping", "Flatten",
         "Unrolls an image or sequence into one long vector, e.g. before Dense layers.",
         (), keras_class="Flatten", input_rank=(3, 8), build=_simple("Flatten"),
+        keeps_values=True,
     ),
     LayerType(
         "Reshape", "Reshaping", "Reshape",
@@ -347,6 +353,7 @@ LAYER_TYPES: tuple[LayerType, ...] = (
         (Param("target_shape", "ints", [4, 1], "The new shape without the batch; one -1 "
                "lets Keras work that size out.", -1, MAX_DIM, label="target shape"),),
         key_params=("target_shape",), keras_class="Reshape", build=_build_reshape,
+        keeps_values=True,
     ),
     LayerType(
         "UpSampling2D", "Reshaping", "Up-sampling 2D",

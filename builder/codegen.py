@@ -179,20 +179,20 @@ def _variables(node_ids: list[str]) -> dict[str, str]:
 
 
 def _final_activation(design: Design, node_id: str) -> str:
-    """The activation at a node, looking back through layers that keep values as they are."""
+    """The activation at a node, looking back through layers that keep their input's
+    values (the catalog's ``keeps_values``); "" where no activation decides it."""
     seen = set()
     while node_id and node_id not in seen:
         seen.add(node_id)
         node = design.node(node_id)
-        if node is None:
+        layer_type = catalog.get(node.type) if node is not None else None
+        if layer_type is None:
             return ""
-        if isinstance(node.params, dict) and "activation" in node.params:
-            return str(node.params["activation"])
-        layer_type = catalog.get(node.type)
-        if layer_type and layer_type.type_id in ("Dense", "Conv1D", "Conv2D",
-                                                  "Conv2DTranspose", "SeparableConv2D"):
-            return catalog.default_params(node.type)["activation"]
-        if node.type not in ("Dropout", "Flatten", "Reshape"):
+        activation = layer_type.param("activation")
+        if activation is not None:
+            params = node.params if isinstance(node.params, dict) else {}
+            return str(params.get("activation", activation.default))
+        if not layer_type.keeps_values:
             return ""
         sources = design.inputs_of(node_id)
         node_id = sources[0] if len(sources) == 1 else ""

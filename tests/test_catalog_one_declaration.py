@@ -33,7 +33,7 @@ def noise_layer(monkeypatch):
         NEW, "Core", "Gaussian noise", "While training, adds random noise to every value.",
         (catalog._float("stddev", 0.1, "Spread of the noise.", 0.0, 1.0),),
         key_params=("stddev",), keras_class="GaussianNoise",
-        build=catalog._simple("GaussianNoise"),
+        build=catalog._simple("GaussianNoise"), keeps_values=True,  # noise is off when predicting
     )
     assert catalog.get(NEW) is None  # the catalog does not have it on its own
     monkeypatch.setattr(catalog, "LAYER_TYPES", (*catalog.LAYER_TYPES, declared))
@@ -74,6 +74,14 @@ def test_the_generated_script_builds_the_same_model(noise_layer, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1])[str(path)] == _summary(
         build_model(design))
+
+
+def test_the_task_of_an_output_is_read_through_it(noise_layer):
+    """A softmax, then noise (off when predicting): the output still learns classes."""
+    design = chain(("Dense", {"units": 3, "activation": "softmax"}), (NEW, {}),
+                   input_shape=(8,))
+    (output,) = codegen.output_tasks(design)["outputs"]
+    assert (output["task"], output["classes"]) == ("multiclass", 3)
 
 
 def test_the_importer_reads_it_back(noise_layer, tmp_path):
