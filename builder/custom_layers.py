@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from builder.vocabulary import DATE_PATTERN
+
 
 @keras.saving.register_keras_serializable(package="neural_canvas")
 class PositionEmbedding(keras.layers.Layer):
@@ -84,10 +86,8 @@ class MissingIndicator(keras.layers.Layer):
         return input_shape
 
 
-# Dates travel as raw text ("2024-01-31" or "2024-01-31 12:00", ISO 8601) and become
-# numbers inside the model. Anything else (or an empty string) is a missing date.
-DATE_PATTERN = (r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-                r"(?:Z|[+-]\d{2}:?\d{2})?")
+# Dates travel as raw text (vocabulary.DATE_PATTERN) and become numbers inside the model.
+# Anything else (or an empty string) is a missing date.
 DATE_FEATURES = ("days since 1970-01-01", "month", "day of month", "day of week (Monday 0)")
 TIME_FEATURE = "hour of day"
 

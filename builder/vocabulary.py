@@ -1,4 +1,5 @@
-"""Words the whole engine shares: the tasks a model can learn, and how a shape is written.
+"""Words the whole engine shares: the tasks a model can learn, how a shape is written, and
+which text is a date.
 
 Every module that names a task or prints a shape takes it from here, so the data page,
 training, the generated code and the messages cannot drift apart.
@@ -12,6 +13,12 @@ REGRESSION = "regression"  # numbers in the target's units
 RECONSTRUCTION = "reconstruction"  # the input back (autoencoders)
 TASKS = (BINARY, MULTICLASS, REGRESSION, RECONSTRUCTION)
 CLASSIFICATION_TASKS = (BINARY, MULTICLASS)
+
+# A date as data carries it: ISO 8601 text, "2024-01-31" or "2024-01-31 12:00" (seconds,
+# fractions and a zone optional). Column detection and the model's date layer both match
+# it, so a column is a date column exactly when the model can read its values.
+DATE_PATTERN = (r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+                r"(?:Z|[+-]\d{2}:?\d{2})?")
 
 
 def format_shape(shape) -> str:

@@ -132,3 +132,17 @@ def test_the_engine_knows_nothing_of_streamlit():
                        else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
             found += [(name, m) for m in modules if m.split(".")[0] == "streamlit"]
     assert found == []
+
+
+def test_the_csv_and_archive_helpers_load_without_tensorflow():
+    """builder/data/__init__.py promises it: reading a CSV or listing a zip is cheap."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "import builder.data.csv_reading, builder.data.columns, builder.data.archive\n"
+             "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[-2] == "[]"

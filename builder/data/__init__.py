@@ -9,9 +9,11 @@ node receives. Training fits the design on the prepared inputs; export joins
 takes raw inputs (:func:`join_model`).
 
 Model inputs are computed once, with NumPy or with the very Keras layers in
-``preprocessing`` (tests check that both agree), so an epoch costs no
-preprocessing. TensorFlow is imported lazily, so that the archive and CSV
-helpers stay cheap to import.
+``preprocessing`` (tests check that both agree). What is stored may be compact
+(uint8 pixels; a table's category indices), and ``x_map`` turns it into model
+inputs batch by batch (scaling, one-hot encoding): a few cheap tensor operations per
+batch, never the preprocessing model. TensorFlow is imported lazily, so that the
+archive and CSV helpers stay cheap to import (tests/test_import_graph.py checks it).
 """
 
 from __future__ import annotations

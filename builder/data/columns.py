@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from builder.custom_layers import DATE_PATTERN
+from builder.vocabulary import DATE_PATTERN
 
 COLUMN_KINDS = ("numeric", "categorical", "text", "date", "id")
 MAX_CATEGORIES = 200

@@ -73,6 +73,13 @@ def test_train_two_epochs_then_watch_a_live_run_and_stop_it(app_url, page, shot)
         timeout=120_000)
     live = page.locator(_fresh("live_chart"))
     expect(live.locator(".scatterlayer .trace").first).to_be_attached(timeout=30_000)
+    # Points keep arriving on the chart without a click (it redraws every LIVE_SECONDS).
+    points = ("(selector) => { const plot = document.querySelector(selector + ' .js-plotly-plot');"
+              " return plot && plot.data ? plot.data.reduce((n, t) => n + t.x.length, 0) : 0; }")
+    before = page.evaluate(points, _fresh("live_chart"))
+    assert before > 0
+    page.wait_for_function(f"(selector) => ({points})(selector) > {before}",
+                           arg=_fresh("live_chart"), timeout=20_000)
     live.scroll_into_view_if_needed()
     shot(page, "2-live")
 
