@@ -90,11 +90,6 @@ def _activation_layer(layer_type, params, name, room):
     return None
 
 
-def _random_zoom(layer_type, params, name, room):
-    return _call("layers.RandomZoom", [(layer_type.keras_arg("factor"), _literal(params["factor"])),
-                                       ("name", _literal(name))], room=room)
-
-
 def _recurrent(layer_type, params, name, room):
     if not params["bidirectional"]:
         return _call(_layer_class(layer_type),
@@ -107,7 +102,6 @@ def _recurrent(layer_type, params, name, room):
 
 _SPECIAL = {
     "Activation": _activation_layer,
-    "RandomZoom": _random_zoom,
     "SimpleRNN": _recurrent,
     "LSTM": _recurrent,
     "GRU": _recurrent,
@@ -138,7 +132,8 @@ def layer_source(type_id: str, params: dict, name: str, room: int = LINE_LIMIT) 
         text = special(layer_type, clean, name, room)
         if text is not None:
             return text
-    return _call(_layer_class(layer_type), _kwargs(clean) + [("name", _literal(name))],
+    return _call(_layer_class(layer_type),
+                 _kwargs(clean, rename=layer_type.keras_args) + [("name", _literal(name))],
                  room=room)
 
 

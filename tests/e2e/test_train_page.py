@@ -74,8 +74,10 @@ def test_train_two_epochs_then_watch_a_live_run_and_stop_it(app_url, page, shot)
     live = page.locator(_fresh("live_chart"))
     expect(live.locator(".scatterlayer .trace").first).to_be_attached(timeout=30_000)
     # Points keep arriving on the chart without a click (it redraws every LIVE_SECONDS).
-    points = ("(selector) => { const plot = document.querySelector(selector + ' .js-plotly-plot');"
-              " return plot && plot.data ? plot.data.reduce((n, t) => n + t.x.length, 0) : 0; }")
+    # Every vertex of every drawn line: "M x,y L x,y L ..." in the SVG.
+    points = ("(selector) => [...document.querySelectorAll(selector + ' path.js-line')]"
+              ".reduce((n, line) => n + (line.getAttribute('d') || '').split(/[ML]/).length - 1,"
+              " 0)")
     before = page.evaluate(points, _fresh("live_chart"))
     assert before > 0
     page.wait_for_function(f"(selector) => ({points})(selector) > {before}",
