@@ -469,16 +469,16 @@ def test_regression_errors_are_reported_in_the_targets_own_units(tmp_path):
 
 def test_each_epoch_is_reported_before_its_checkpoint_is_written(tmp_path, monkeypatch):
     # A run killed in between must not resume past an epoch its history never got.
-    from builder import train as train_module
+    from builder.train import checkpoints
 
     events = []
-    save = train_module._CheckpointWriter.save
+    save = checkpoints._CheckpointWriter.save
 
     def recorded_save(self, model, epochs_done):
         events.append(("checkpoint", epochs_done))
         save(self, model, epochs_done)
 
-    monkeypatch.setattr(train_module._CheckpointWriter, "save", recorded_save)
+    monkeypatch.setattr(checkpoints._CheckpointWriter, "save", recorded_save)
     train(_classifier(), _binary(), TrainConfig(epochs=2), run_dir=tmp_path, device_plan=CPU,
           on_epoch=lambda row: events.append(("reported", row["epoch"])))
     assert events[:4] == [("reported", 1), ("checkpoint", 1), ("reported", 2),
@@ -488,7 +488,8 @@ def test_each_epoch_is_reported_before_its_checkpoint_is_written(tmp_path, monke
 def test_a_stop_during_validation_keeps_the_epoch_and_says_why_it_has_no_validation():
     import threading
 
-    from builder.train import _make_callback_class, stop_message
+    from builder.train import stop_message
+    from builder.train.loop import _make_callback_class
 
     stop = threading.Event()
     live = _make_callback_class()(None, stop, steps_per_epoch=3, writer=None, on_epoch=None)
