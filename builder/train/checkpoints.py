@@ -21,8 +21,6 @@ BEST_FILE = "best_weights.npz"  # keep_best: the best epoch's weights, across se
 BEST_INFO = "best_weights.json"
 
 
-
-
 def _variables(model) -> tuple[list, list]:
     optimizer = getattr(model, "optimizer", None)
     return list(model.weights), list(optimizer.variables) if optimizer is not None else []

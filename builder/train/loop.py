@@ -35,8 +35,6 @@ NAN_ADVICE = ("Try a lower learning rate (for example a tenth of it), normalise 
               "clipping.")
 
 
-
-
 @dataclass
 class TrainResult:
     """How a training session ended.
@@ -65,8 +63,6 @@ class TrainResult:
     seconds: float = 0.0
     samples_per_second: float = 0.0
     kept_epoch: int = 0
-
-
 
 
 def _make_callback_class():
@@ -243,8 +239,6 @@ def _current_learning_rate(model) -> float:
         return float(np.asarray(model.optimizer.learning_rate))
     except (AttributeError, TypeError, ValueError):
         return float("nan")
-
-
 
 
 def train(design: Design, data, config: TrainConfig, *,

@@ -77,8 +77,6 @@ class TrainingError(RuntimeError):
     """Training could not start or went wrong; the message says why and what to do."""
 
 
-
-
 @dataclass
 class TrainConfig:
     """Everything a person chooses before pressing Train.
