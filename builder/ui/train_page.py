@@ -108,7 +108,7 @@ def _data():
     return data_fit.prepared()
 
 
-def _hand_to_export(job: jobs.Job, rows: list[dict]) -> None:
+def _hand_over_trained(job: jobs.Job, rows: list[dict]) -> None:
     """Give the Explore and Export pages this session's trained model."""
     model = job.generator if job.is_gan else job.model
     last = trained.last()
@@ -666,7 +666,7 @@ def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecor
         can_continue = T.read_checkpoint_info(job.run_dir) is not None
         standardised = T.standardised_regression(job.data)
         if status in ("finished", "early_stopped", "stopped"):
-            _hand_to_export(job, rows)
+            _hand_over_trained(job, rows)
     else:
         name, run_id, status, message = record.name, record.id, record.status, record.message
         rows = [{"epoch": e.epoch, **e.metrics} for e in manager.store.epochs(record.id)
