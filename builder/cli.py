@@ -310,7 +310,8 @@ def _open_record(args, out: Path, name: str, design: dict, data: dict, config,
     Returns (store, run_id); (None, None) with a note when the history cannot be written,
     since training does not need it.
     """
-    from builder.run_store import RunStore, RunStoreError
+    from builder.database import StoreError
+    from builder.run_store import RunStore
     from builder.workspace import WorkspaceError
 
     try:
@@ -330,7 +331,7 @@ def _open_record(args, out: Path, name: str, design: dict, data: dict, config,
         return store, store.create_run(name=name, design=design, data=data,
                                        config=config.to_dict(), device=device,
                                        status="running", run_dir=out).id
-    except (RunStoreError, WorkspaceError, OSError) as exc:
+    except (StoreError, WorkspaceError, OSError) as exc:
         print(f"Note: the run is not recorded in the workspace history ({exc}).",
               file=sys.stderr)
         return None, None
@@ -432,7 +433,7 @@ def _train(args) -> int:
 
     data = _load_data(args, preparation_hints(design))
     config = config.with_task(data.task)
-    n_train = train_module.split_size(data, "train")
+    n_train = data.size("train")
     try:
         config.validate(task=data.task, n_train=n_train, device_plan=device_plan)
     except ValueError as exc:
@@ -450,7 +451,7 @@ def _train(args) -> int:
                                      design.to_dict(), train_module.describe_data(data), config,
                                      device_plan.label)
 
-    sizes = data.sizes if hasattr(data, "sizes") else {}
+    sizes = {s: data.size(s) for s in ("train", "validation", "test") if data.size(s)}
     batch = config.effective_batch_size(n_train)
     if not args.quiet:
         print(f"Training {design.name or Path(args.design).stem!r} for {data.task} on "

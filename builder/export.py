@@ -608,7 +608,8 @@ def run_export(run_id: str, output: str | os.PathLike, *, formats: tuple[str, ..
         ``(text, exit_code)``: 0 written, 2 bad input (no such run, no model).
     """
     from builder import workspace
-    from builder.run_store import RunStore, RunStoreError
+    from builder.database import StoreError
+    from builder.run_store import RunStore
 
     if store_path is None:  # never create a workspace just to find that it has no runs
         folder = workspace.resolve()
@@ -622,7 +623,7 @@ def run_export(run_id: str, output: str | os.PathLike, *, formats: tuple[str, ..
     try:
         store = RunStore(store_path)
         record = store.get(run_id)
-    except RunStoreError as exc:
+    except StoreError as exc:
         return str(exc), 2
     if record is None:
         known = [r.id for r in store.list_runs(5)]

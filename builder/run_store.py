@@ -1,8 +1,7 @@
 """Training runs and their per-epoch metrics, in the workspace's SQLite file.
 
-The tables live in the same file as the designs (``workspace.store_path``) but
-keep their own schema version in ``run_schema`` so that the design store's
-``user_version`` stays its own.
+The tables live in the same file as the designs (``workspace.store_path``), under the one
+schema of :mod:`builder.database`.
 
 A run is owned by the process that trains it. Each process has a random token;
 a run whose owner is gone (its process died, or the server restarted and got the
@@ -18,17 +17,13 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from builder import schema, workspace
-
-RUN_SCHEMA_VERSION = 1
+from builder import database, workspace
+from builder.database import StoreError  # noqa: F401  (re-exported: the one error type)
 
 # Statuses. "queued" and "running" are live; the rest are final (a final run can
 # still be continued or resumed, which makes it live again).
@@ -42,45 +37,6 @@ STALE_SECONDS = 120.0
 
 PROCESS_TOKEN = uuid.uuid4().hex
 _HOST = socket.gethostname()
-
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: (
-        """CREATE TABLE IF NOT EXISTS runs (
-               id TEXT PRIMARY KEY,
-               name TEXT NOT NULL,
-               status TEXT NOT NULL,
-               message TEXT NOT NULL DEFAULT '',
-               design_json TEXT NOT NULL,
-               data_json TEXT NOT NULL,
-               config_json TEXT NOT NULL,
-               device TEXT NOT NULL DEFAULT '',
-               epochs_done INTEGER NOT NULL DEFAULT 0,
-               final_json TEXT NOT NULL DEFAULT '{}',
-               artifacts_json TEXT NOT NULL DEFAULT '{}',
-               run_dir TEXT NOT NULL DEFAULT '',
-               owner_token TEXT NOT NULL DEFAULT '',
-               owner_pid INTEGER NOT NULL DEFAULT 0,
-               owner_host TEXT NOT NULL DEFAULT '',
-               created_at REAL NOT NULL,
-               updated_at REAL NOT NULL,
-               heartbeat_at REAL NOT NULL
-           )""",
-        "CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at DESC)",
-        """CREATE TABLE IF NOT EXISTS run_epochs (
-               run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
-               epoch INTEGER NOT NULL,
-               metrics_json TEXT NOT NULL,
-               seconds REAL NOT NULL,
-               partial INTEGER NOT NULL DEFAULT 0,
-               PRIMARY KEY (run_id, epoch)
-           )""",
-    ),
-}
-
-
-class RunStoreError(RuntimeError):
-    """The run tables cannot be used (damaged or written by a newer version)."""
-
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -189,54 +145,20 @@ class RunStore:
         path: the SQLite file (default: the workspace's store file).
 
     Raises:
-        RunStoreError: the file cannot be opened or has a newer run schema.
+        StoreError: the file cannot be opened, is damaged, or has a newer schema.
     """
 
     def __init__(self, path: str | os.PathLike | None = None):
-        self.path = Path(path) if path else default_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._migrate()
+        path = Path(path) if path else default_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = database.open_file(path)
 
     @property
     def runs_dir(self) -> Path:
         return runs_folder(self.path)
 
-    # -- plumbing ---------------------------------------------------------------
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = sqlite3.connect(self.path, timeout=15)
-        except sqlite3.Error as exc:
-            raise RunStoreError(f"The store {str(self.path)!r} cannot be opened: {exc}.") from exc
-        with closing(conn):
-            try:
-                conn.execute("PRAGMA foreign_keys = ON")
-                with conn:
-                    yield conn
-            except sqlite3.DatabaseError as exc:
-                raise RunStoreError(
-                    f"The run history in {str(self.path)!r} could not be read or written "
-                    f"({exc}). If the file is damaged, move it away and restart."
-                ) from exc
-
-    def _migrate(self) -> None:
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS run_schema (version INTEGER NOT NULL)")
-            row = conn.execute("SELECT version FROM run_schema").fetchone()
-
-            def set_version(c, target: int) -> None:
-                c.execute("DELETE FROM run_schema")
-                c.execute("INSERT INTO run_schema (version) VALUES (?)", (target,))
-
-            schema.migrate(
-                conn, version=row[0] if row else 0, latest=RUN_SCHEMA_VERSION,
-                migrations=_MIGRATIONS, set_version=set_version,
-                too_new=lambda version: RunStoreError(
-                    f"The run history in {str(self.path)!r} was written by a newer Neural "
-                    f"Canvas (run schema {version}; this one knows up to {RUN_SCHEMA_VERSION}). "
-                    "Update Neural Canvas, or point NEURAL_CANVAS_HOME at another folder."))
+    def _connect(self):
+        return database.connect(self.path)
 
     # -- writing ------------------------------------------------------------------
 

@@ -1,14 +1,9 @@
-"""The embedded SQLite store in the workspace folder.
+"""Saved designs and small settings, in the workspace's SQLite file.
 
-Version 1 holds ``designs`` (one design JSON per row) and ``settings`` (small
-key/value pairs, such as the design that was open last); version 2 gives each design a
-version number that every save counts up, so a save from a stale copy is refused. The
-schema version lives in SQLite's ``user_version``; each later version is one more entry in
-``_MIGRATIONS`` (the training issue adds ``runs`` and per-epoch metrics that way),
-applied in order when an older file is opened.
-
-Every method opens its own short connection, so one Store can be shared by the
-threads that run Streamlit sessions.
+``designs`` holds one design JSON per row with a version number that every save counts up,
+so a save from a stale copy is refused; ``settings`` holds small key/value pairs, such as
+the design that was open last. The schema and its migrations are in
+:mod:`builder.database`, shared with the runs.
 """
 
 from __future__ import annotations
@@ -16,40 +11,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
-from builder import schema
+from builder import database
+from builder.database import StoreError
 
-SCHEMA_VERSION = 2
+__all__ = ["DesignConflict", "DesignNameError", "DesignRecord", "DesignSummary",
+           "MAX_NAME_LENGTH", "Store", "StoreError", "clean_name"]
+
 MAX_NAME_LENGTH = 120
-
-_MIGRATIONS: dict[int, tuple[str, ...]] = {
-    # version reached -> statements that take the previous version there
-    1: (
-        """CREATE TABLE designs (
-               id INTEGER PRIMARY KEY AUTOINCREMENT,
-               name TEXT NOT NULL,
-               json TEXT NOT NULL,
-               created_at REAL NOT NULL,
-               updated_at REAL NOT NULL
-           )""",
-        "CREATE INDEX designs_updated ON designs (updated_at DESC)",
-        """CREATE TABLE settings (
-               key TEXT PRIMARY KEY,
-               value TEXT NOT NULL
-           )""",
-    ),
-    # 2: every save of a design counts up its version, so a stale writer (another tab that
-    # opened the design earlier) is told instead of overwriting newer work.
-    2: ("ALTER TABLE designs ADD COLUMN version INTEGER NOT NULL DEFAULT 1",),
-}
-
-
-class StoreError(RuntimeError):
-    """The store file cannot be used (corrupt, newer, or not a database)."""
 
 
 class DesignNameError(ValueError):
@@ -121,43 +91,14 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        self._migrate()
+        self.path = database.open_file(path)
 
-    # -- plumbing ---------------------------------------------------------------
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            conn = sqlite3.connect(self.path, timeout=10)
-        except sqlite3.Error as exc:
-            raise StoreError(f"The store {str(self.path)!r} cannot be opened: {exc}.") from exc
-        with closing(conn):
-            try:
-                with conn:  # one transaction: commit on success, roll back on error
-                    yield conn
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(
-                    f"The store {str(self.path)!r} could not be read or written ({exc}). "
-                    "If the file is damaged, move it away and restart: a new one is created."
-                ) from exc
-
-    def _migrate(self) -> None:
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            schema.migrate(
-                conn, version=conn.execute("PRAGMA user_version").fetchone()[0],
-                latest=SCHEMA_VERSION, migrations=_MIGRATIONS,
-                set_version=lambda c, target: c.execute(f"PRAGMA user_version = {int(target)}"),
-                too_new=lambda version: StoreError(
-                    f"The store {str(self.path)!r} was written by a newer Neural Canvas "
-                    f"(schema {version}; this one knows up to {SCHEMA_VERSION}). Update "
-                    "Neural Canvas, or point NEURAL_CANVAS_HOME at another folder."))
+    def _connect(self):
+        return database.connect(self.path)
 
     @property
     def schema_version(self) -> int:
-        with self._connect() as conn:
-            return conn.execute("PRAGMA user_version").fetchone()[0]
+        return database.schema_version(self.path)
 
     # -- designs ------------------------------------------------------------------
 

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from builder import run_store
-from builder.run_store import RunStore, RunStoreError
-from builder.store import Store
+from builder.run_store import RunStore
 
 
 def _store(tmp_path) -> RunStore:
@@ -62,25 +61,6 @@ def test_a_run_records_its_snapshot_epochs_scores_and_artifacts(tmp_path):
     assert done.artifacts == {"checkpoint": str(checkpoint), "model": "m.keras"}
     assert done.checkpoint == checkpoint
     assert [r.id for r in store.list_runs()] == [record.id]
-
-
-def test_runs_share_the_design_store_file_without_touching_its_schema(tmp_path):
-    path = tmp_path / "neural_canvas.sqlite"
-    designs = Store(path)
-    version = designs.schema_version
-    runs = RunStore(path)
-    _new_run(runs)
-    designs.create_design("MLP", "{}")
-    assert Store(path).schema_version == version
-    assert len(RunStore(path).list_runs()) == 1
-
-
-def test_a_newer_run_schema_is_refused_with_a_sentence(tmp_path):
-    store = _store(tmp_path)
-    with sqlite3.connect(store.path) as conn:
-        conn.execute("UPDATE run_schema SET version = 99")
-    with pytest.raises(RunStoreError, match="newer Neural Canvas"):
-        _store(tmp_path)
 
 
 def test_drop_epochs_after_recounts_the_epochs(tmp_path):

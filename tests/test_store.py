@@ -1,12 +1,10 @@
 """The SQLite store: designs, settings, names, and the schema version."""
 
-import sqlite3
 
 import pytest
 
-from builder import store as store_module
-from builder import workspace
-from builder.store import DesignNameError, Store, StoreError, clean_name
+from builder import database, workspace
+from builder.store import DesignNameError, Store, clean_name
 
 
 @pytest.fixture
@@ -15,7 +13,7 @@ def store(tmp_path):
 
 
 def test_a_new_store_has_the_current_schema_and_no_designs(store):
-    assert store.schema_version == store_module.SCHEMA_VERSION
+    assert store.schema_version == database.SCHEMA_VERSION
     assert store.list_designs() == []
 
 
@@ -112,48 +110,6 @@ def test_a_save_from_a_stale_copy_is_refused_and_writes_nothing(store):
     assert store.get_design(record.id).json == '{"v": "tab A"}'
     assert store.save_design(record.id, '{"v": "tab B, reloaded"}', expected_version=2) == 3
     assert store.save_design(record.id, '{"v": "unchecked"}') == 4
-
-
-def test_a_version_1_store_is_migrated_and_keeps_its_designs(tmp_path):
-    path = tmp_path / "nc.sqlite"
-    with sqlite3.connect(path) as conn:
-        for statement in store_module._MIGRATIONS[1]:
-            conn.execute(statement)
-        conn.execute("INSERT INTO designs (name, json, created_at, updated_at) "
-                     "VALUES ('old', '{}', 1, 1)")
-        conn.execute("PRAGMA user_version = 1")
-    store = Store(path)
-    assert store.schema_version == store_module.SCHEMA_VERSION
-    (old,) = store.list_designs()
-    assert store.get_design(old.id).version == 1
-    assert store.save_design(old.id, '{"a": 1}', expected_version=1) == 2
-
-
-def test_a_store_from_a_newer_version_is_refused(tmp_path):
-    path = tmp_path / "nc.sqlite"
-    Store(path)
-    with sqlite3.connect(path) as conn:
-        conn.execute(f"PRAGMA user_version = {store_module.SCHEMA_VERSION + 1}")
-    with pytest.raises(StoreError, match="newer Neural Canvas"):
-        Store(path)
-
-
-def test_a_file_that_is_not_a_database_is_refused_with_a_fix(tmp_path):
-    path = tmp_path / "nc.sqlite"
-    path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="move it away"):
-        Store(path)
-
-
-def test_other_tables_in_the_same_file_are_left_alone(tmp_path):
-    """The run store keeps its own tables and schema version in the same file."""
-    path = tmp_path / "nc.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY)")
-    Store(path).create_design("x", "{}")
-    with sqlite3.connect(path) as conn:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"runs", "designs", "settings"} <= tables
 
 
 # -- the workspace folder the store lives in ---------------------------------------
