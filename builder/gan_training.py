@@ -20,7 +20,6 @@ A GAN run's record keeps the generator's design with the discriminator's inside 
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import os
 import re
 import threading
@@ -40,7 +39,6 @@ from builder.train import (
     TrainingError,
     TrainResult,
     checked_settings,
-    split_size,
     train,
 )
 
@@ -134,11 +132,13 @@ class GanImages:
 
     task = "reconstruction"
     num_classes = None
+    postprocessing = None
 
     def __init__(self, data):
         self.data = data
         self.source = getattr(data, "source", "") or getattr(data, "name", "")
-        self._sizes = {s: split_size(data, s) for s in SPLITS}
+        self._sizes = {s: data.size(s) for s in SPLITS}
+        self.info: dict = {}
         self._pool = None
 
     def size(self, split: str) -> int:
@@ -157,21 +157,28 @@ class GanImages:
         import tensorflow as tf
 
         if self._pool is None:
-            options = ({"augment": False}
-                       if "augment" in inspect.signature(self.data.batches).parameters else {})
             pool = None
             for split, size in self._sizes.items():
                 if not size:
                     continue
-                part = self.data.batches(split, 512, shuffle=False, **options).unbatch()
+                part = self.data.batches(split, 512, shuffle=False, augment=False).unbatch()
                 part = part.map(_first, num_parallel_calls=tf.data.AUTOTUNE)
                 pool = part if pool is None else pool.concatenate(part)
             pool = pool.cache().apply(tf.data.experimental.assert_cardinality(self.size("train")))
             self._pool = pool
         return self._pool
 
-    def batches(self, split: str, batch_size: int, shuffle: bool = False,
-                seed: int | None = None):
+    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """Every image of the pool as ``(images, images)`` (a GAN has no labels)."""
+        images = np.concatenate([np.asarray(b) for b in self.batches(split, 512)])
+        return images, images
+
+    def to_target_units(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray(values)
+
+    def batches(self, split: str, batch_size: int, shuffle: bool | None = None,
+                seed: int | None = None, augment: bool | None = None):
+        """The pool in batches of images; GAN images are never augmented."""
         import tensorflow as tf
 
         if split != "train":
@@ -184,9 +191,11 @@ class GanImages:
         return dataset.batch(int(batch_size)).prefetch(tf.data.AUTOTUNE)
 
     def describe(self) -> dict:
+        """The pool as training sees it, with the description of the data it came from."""
         from builder.train import describe_data
 
-        return describe_data(self.data)
+        return {"name": self.source, "task": self.task, "sizes": {"train": self.size("train")},
+                "source": describe_data(self.data)}
 
 
 def _first(*parts):

@@ -48,7 +48,6 @@ from builder.train import (
     TrainConfig,
     describe_data,
     read_checkpoint_info,
-    split_size,
 )
 
 log = logging.getLogger(__name__)
@@ -246,7 +245,7 @@ class JobManager:
         """
         device_plan = device_plan or self.plan
         config = config.with_task(data.task)
-        config.validate(task=data.task, n_train=split_size(data, "train") or None,
+        config.validate(task=data.task, n_train=data.size("train") or None,
                         device_plan=device_plan)
         record = self.store.create_run(
             name=name or design.name or "run", design=design.to_dict(),

@@ -153,10 +153,14 @@ class PreparedData:
 
     # -- sizes and arrays -----------------------------------------------------
 
+    def size(self, split: str) -> int:
+        """Rows (or images, or windows) in a split; 0 when there is no such split."""
+        return len(self.splits[split]) if split in self.splits else 0
+
     @property
     def sizes(self) -> dict[str, int]:
-        """Rows (or images, or windows) per split."""
-        return {name: len(split) for name, split in self.splits.items()}
+        """Rows (or images, or windows) per split that this data has."""
+        return {name: self.size(name) for name in self.splits}
 
     def arrays(self, split: str, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The model inputs and targets of a split as NumPy arrays.
@@ -268,7 +272,7 @@ class PreparedData:
         return self.dataset("test")
 
     def batches(self, split: str, batch_size: int = 32, shuffle: bool | None = None,
-                seed: int = 0, augment: bool | None = None):
+                seed: int | None = 0, augment: bool | None = None):
         """Batched, prefetched ``tf.data`` of a split, ready for ``model.fit``.
 
         Args:

@@ -28,6 +28,8 @@ class InMemoryData:
         self.num_classes = num_classes
         self.class_names = tuple(class_names)
         self.name = name
+        self.postprocessing = None  # targets are trained on in their own units
+        self.info: dict = {}
         self._splits = {}
         for split, pair in (("train", train), ("validation", validation), ("test", test)):
             if pair is None:
@@ -44,12 +46,26 @@ class InMemoryData:
         pair = self._splits.get(split)
         return 0 if pair is None else len(pair[0])
 
-    def split_arrays(self, split: str) -> tuple[np.ndarray, np.ndarray] | None:
-        """The ``(x, y)`` arrays of a split, or None when there is no such split."""
-        return self._splits.get(split)
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The splits this data has, in the order train, validation, test."""
+        return tuple(self._splits)
 
-    def batches(self, split: str, batch_size: int, shuffle: bool = False,
-                seed: int | None = None):
+    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        """The ``(x, y)`` arrays of a split.
+
+        Raises:
+            KeyError: there is no such split.
+        """
+        return self._splits[split]
+
+    def to_target_units(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray(values)
+
+    def batches(self, split: str, batch_size: int, shuffle: bool | None = None,
+                seed: int | None = None, augment: bool | None = None):
+        """The split as a batched dataset; ``shuffle`` defaults to off, there is no
+        augmentation to apply."""
         import tensorflow as tf
 
         x, y = self._splits[split]

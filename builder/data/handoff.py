@@ -52,10 +52,8 @@ def write(data, folder: str | Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(data, InMemoryData):
         arrays = {}
-        for split in ("train", "validation", "test"):
-            pair = data.split_arrays(split)
-            if pair is not None:
-                arrays[f"{split}_x"], arrays[f"{split}_y"] = pair
+        for split in data.splits:
+            arrays[f"{split}_x"], arrays[f"{split}_y"] = data.arrays(split)
         np.savez(folder / ARRAYS_FILE, **arrays)
         recipe = {"format": FORMAT, "kind": "arrays", "options": {
             "task": data.task, "num_classes": data.num_classes,

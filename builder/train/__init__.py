@@ -60,7 +60,7 @@ from builder.train.settings import (
     checked_settings,
     default_loss,
 )
-from builder.train.training_data import TrainingData, describe_data, split_size
+from builder.train.training_data import TrainingData, describe_data
 
 __all__ = [
     "CHECKPOINT_FILE", "DEFAULT_METRICS", "GD_VARIANTS", "LOSSES", "LOSSES_FOR_TASK",
@@ -69,6 +69,6 @@ __all__ = [
     "TrainResult", "TrainingData", "TrainingError", "build_training_model", "check_fit",
     "checked_settings", "default_loss", "describe_data", "is_two_class_softmax",
     "learning_cycle_recorder", "preflight", "read_checkpoint_info", "restore_checkpoint",
-    "score_words", "snapshot_state", "split_size", "standardised_regression",
+    "score_words", "snapshot_state", "standardised_regression",
     "stop_message", "train",
 ]

@@ -83,10 +83,9 @@ def regression_target_scale(data) -> list[float] | None:
 
     The error metrics are then reported in the target's own units; None otherwise.
     """
-    if getattr(data, "task", None) != "regression" or getattr(data, "postprocessing",
-                                                               None) is None:
+    if data.task != "regression" or data.postprocessing is None:
         return None
-    std = (getattr(data, "info", None) or {}).get("target_std")
+    std = data.info.get("target_std")
     if std is None:
         return None
     values = np.asarray(std, dtype=np.float64).reshape(-1)
@@ -192,12 +191,9 @@ def fixed_batch(data, config: TrainConfig, size: int = 64) -> tuple[np.ndarray, 
 
     The learning-cycle recorder measures gradients on this same batch every epoch.
     """
-    import inspect
-
     config = config.with_task(data.task)
     # Image data augments training batches by default; the fixed batch stays clean.
-    options = {"augment": False} if "augment" in inspect.signature(data.batches).parameters else {}
-    batch = next(iter(data.batches("train", size, shuffle=False, **options)))
+    batch = next(iter(data.batches("train", size, shuffle=False, augment=False)))
     adapter = _label_adapter(data, config.loss)
     if adapter is not None:
         batch = adapter(*batch)

@@ -13,7 +13,6 @@ from builder.train.settings import (
     TrainConfig,
     default_loss,
 )
-from builder.train.training_data import split_size
 from builder.vocabulary import format_shape
 
 
@@ -127,7 +126,7 @@ def preflight(design: Design, data, config: TrainConfig, device_plan=None) -> li
     from builder.validate import analyze
 
     task = data.task
-    found = config.with_task(task).problems(task, split_size(data, "train") or None,
+    found = config.with_task(task).problems(task, data.size("train") or None,
                                             device_plan)
     report = analyze(design)
     if not report.ok:

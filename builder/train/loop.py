@@ -28,7 +28,6 @@ from builder.train.checkpoints import (
 from builder.train.compiling import _label_adapter, build_training_model
 from builder.train.progress import LiveProgress
 from builder.train.settings import TrainConfig, TrainingError
-from builder.train.training_data import split_size
 
 NAN_ADVICE = ("Try a lower learning rate (for example a tenth of it), normalise the inputs "
               "(a Normalization or Rescaling layer, or scaled data), or turn on gradient "
@@ -291,7 +290,7 @@ def train(design: Design, data, config: TrainConfig, *,
     from builder import strategy as strategy_module
 
     task = data.task
-    n_train = split_size(data, "train")
+    n_train = data.size("train")
     if device_plan is None:
         device_plan = strategy_module.plan()
     config = config.with_task(task)
@@ -318,7 +317,7 @@ def train(design: Design, data, config: TrainConfig, *,
     adapter = _label_adapter(data, config.loss)
     seed = config.seed if config.seed is not None else int(np.random.default_rng().integers(2**31))
     train_ds = data.batches("train", batch_size, shuffle=True, seed=seed)
-    n_val = split_size(data, "validation")
+    n_val = data.size("validation")
     val_ds = data.batches("validation", min(max(batch_size, 32), 4096)) if n_val else None
     if adapter is not None:
         train_ds = train_ds.map(adapter)
@@ -467,7 +466,7 @@ def _final_scores(model, data, rows: list[dict], batch_size: int, adapter, with_
         final.update({k: v for k, v in last.items() if k not in ("epoch", "seconds")})
         if kept_epoch:
             final["kept_epoch"] = kept_epoch
-    if with_test and split_size(data, "test"):
+    if with_test and data.size("test"):
         test_ds = data.batches("test", min(max(batch_size, 32), 4096))
         if adapter is not None:
             test_ds = test_ds.map(adapter)
@@ -476,12 +475,11 @@ def _final_scores(model, data, rows: list[dict], batch_size: int, adapter, with_
     # Regression trains on standardised targets, so Keras's error metrics are in standard
     # deviations; the final errors are given in the target's own units instead, as the
     # Explore page shows them. The losses stay what the optimiser minimised.
-    to_units = getattr(data, "to_target_units", None)
-    if (data.task == "regression" and callable(to_units)
-            and getattr(data, "postprocessing", None) is not None and hasattr(data, "arrays")):
+    if data.task == "regression" and data.postprocessing is not None:
+        to_units = data.to_target_units
         for prefix, split in (("", "train"), ("val_", "validation"), ("test_", "test")):
             names = [m for m in ("mae", "mse", "rmse") if f"{prefix}{m}" in final]
-            if not names or not split_size(data, split):
+            if not names or not data.size(split):
                 continue
             x, y = data.arrays(split)
             predicted = model.predict(x, batch_size=min(max(batch_size, 32), 4096), verbose=0)

@@ -174,7 +174,7 @@ def _apply_suggested(design: Design) -> None:
 def _settings(data, plan) -> T.TrainConfig:
     """Draw the settings widgets and return the config they describe."""
     task = data.task
-    n_train = T.split_size(data, "train")
+    n_train = data.size("train")
     if st.session_state.get(_key("suggested_note")):
         st.caption(st.session_state[_key("suggested_note")])
     objective, optimizer_column, descent = st.columns(3, gap="medium")
@@ -644,7 +644,7 @@ def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecor
     """Train, and the last run's outcome with Continue."""
     ready = design is not None and data is not None and config is not None
     if problems is None:
-        problems = config.problems(data.task, T.split_size(data, "train"), manager.plan) if (
+        problems = config.problems(data.task, data.size("train"), manager.plan) if (
             ready) else []
     for problem in problems:
         st.error(md(problem))
@@ -816,9 +816,9 @@ def render() -> None:
             config = _gan_settings()
             problems = gan_training.pair_problems(generator, discriminator, data, config)
         else:
-            sizes = " / ".join(f"{T.split_size(data, s):,} {s}"
+            sizes = " / ".join(f"{data.size(s):,} {s}"
                                for s in ("train", "validation", "test")
-                               if T.split_size(data, s))
+                               if data.size(s))
             st.caption(f"Design **{md(design.name or 'Untitled design')}** on "
                        f"**{md(getattr(data, 'source', '') or 'the prepared data')}** "
                        f"({T.TASK_WORDS[data.task]}; {sizes}).")

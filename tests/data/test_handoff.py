@@ -79,8 +79,8 @@ def test_arrays_travel_as_one_npz_without_pickle(tmp_path):
                         name="toy")
     again = _again(data, tmp_path / "data")
     assert again.task == "regression" and again.name == "toy"
-    np.testing.assert_array_equal(again.split_arrays("validation")[0], x[8:])
-    assert again.split_arrays("test") is None
+    np.testing.assert_array_equal(again.arrays("validation")[0], x[8:])
+    assert again.splits == ("train", "validation") and again.size("test") == 0
 
 
 def test_data_not_made_by_a_prepare_function_is_refused_with_the_fix(tmp_path):
