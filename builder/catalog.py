@@ -65,6 +65,49 @@ class Param:
 
 
 @dataclass(frozen=True)
+class KerasVariant:
+    """A parameter value that is another Keras class with fixed arguments.
+
+    Activation's ``"leaky_relu"`` is built as ``LeakyReLU(negative_slope=0.2)``; the
+    compiler and the code generator build it so and the importer reads that class back
+    as this value. ``import_only`` variants are only read back (a Keras ``ReLU`` layer
+    with these arguments is Activation ``"relu"``), never built.
+    """
+
+    param: str
+    value: Any
+    keras_class: str
+    fixed: dict[str, Any] = field(default_factory=dict)
+    import_only: bool = False
+
+
+@dataclass(frozen=True)
+class KerasWrapper:
+    """A yes/no parameter that wraps the layer in another Keras layer when on.
+
+    The recurrent layers' ``bidirectional`` is ``Bidirectional(<layer named
+    <name><inner_suffix>>, name=<name>, **fixed)``; ``inner_attribute`` is where the
+    wrapper keeps the layer it wraps (for reading a built one).
+    """
+
+    param: str
+    keras_class: str
+    inner_suffix: str = "_cell"
+    inner_attribute: str = "forward_layer"
+    fixed: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class KerasCall:
+    """How one node is made in Keras: ``keras_class(**kwargs)``, wrapped when ``wrapper``
+    is set; what the compiler builds and the code generator writes."""
+
+    keras_class: str
+    kwargs: dict[str, Any]
+    wrapper: KerasWrapper | None = None
+
+
+@dataclass(frozen=True)
 class LayerType:
     """The single declaration of one layer type.
 
@@ -91,6 +134,8 @@ class LayerType:
         keeps_values: the layer passes its input's values on unchanged when predicting
             (Dropout, Flatten, Reshape), so the activation before it is still the
             output's: the code generator reads an output's task through it.
+        variants: parameter values that are other Keras classes (:class:`KerasVariant`).
+        wrapper: a parameter that wraps the layer in another (:class:`KerasWrapper`).
     """
 
     type_id: str
@@ -108,10 +153,25 @@ class LayerType:
     input_names: tuple[str, ...] = ()
     keras_args: dict[str, str] = field(default_factory=dict, compare=False)
     keeps_values: bool = False
+    variants: tuple[KerasVariant, ...] = field(default=(), compare=False)
+    wrapper: KerasWrapper | None = field(default=None, compare=False)
 
     def keras_arg(self, param_name: str) -> str:
         """The Keras argument a parameter is passed as."""
         return self.keras_args.get(param_name, param_name)
+
+    def keras_call(self, params: dict) -> KerasCall:
+        """The Keras class and arguments for checked ``params`` (see :class:`KerasCall`):
+        a variant's class when a parameter has its value, arguments renamed through
+        ``keras_args``, the wrapper's parameter taken out."""
+        for variant in self.variants:
+            if not variant.import_only and params.get(variant.param) == variant.value:
+                rest = {self.keras_arg(k): v for k, v in params.items() if k != variant.param}
+                return KerasCall(variant.keras_class, {**rest, **variant.fixed})
+        wrapper = self.wrapper if self.wrapper and params.get(self.wrapper.param) else None
+        kwargs = {self.keras_arg(k): v for k, v in params.items()
+                  if not (self.wrapper and k == self.wrapper.param)}
+        return KerasCall(self.keras_class, kwargs, wrapper)
 
     def param(self, name: str) -> Param | None:
         """The parameter called ``name``, or None."""
@@ -216,11 +276,19 @@ def _simple(class_name: str, **fixed) -> Callable[[dict, str], Any]:
 LEAKY_RELU_SLOPE = 0.2
 
 
-def _build_activation(params: dict, name: str):
-    layers = _keras_layers()
-    if params["activation"] == "leaky_relu":
-        return layers.LeakyReLU(negative_slope=LEAKY_RELU_SLOPE, name=name)
-    return layers.Activation(params["activation"], name=name)
+def _declared(type_id: str) -> Callable[[dict, str], Any]:
+    """A builder that makes exactly what the entry's :meth:`LayerType.keras_call` says."""
+
+    def build(params: dict, name: str):
+        layers = _keras_layers()
+        call = get(type_id).keras_call(params)
+        if call.wrapper is None:
+            return getattr(layers, call.keras_class)(name=name, **call.kwargs)
+        inner = getattr(layers, call.keras_class)(name=f"{name}{call.wrapper.inner_suffix}",
+                                                  **call.kwargs)
+        return getattr(layers, call.wrapper.keras_class)(inner, name=name, **call.wrapper.fixed)
+
+    return build
 
 
 def _build_reshape(params: dict, name: str):
@@ -236,22 +304,6 @@ def _build_pool(class_name: str) -> Callable[[dict, str], Any]:
     return build
 
 
-def _build_recurrent(class_name: str) -> Callable[[dict, str], Any]:
-    def build(params: dict, name: str):
-        layers = _keras_layers()
-        cell_kwargs = dict(
-            units=params["units"],
-            return_sequences=params["return_sequences"],
-            dropout=params["dropout"],
-        )
-        if params["bidirectional"]:
-            inner = getattr(layers, class_name)(name=f"{name}_cell", **cell_kwargs)
-            return layers.Bidirectional(inner, name=name)
-        return getattr(layers, class_name)(name=name, **cell_kwargs)
-
-    return build
-
-
 def _build_attention(params: dict, name: str):
     return _keras_layers().MultiHeadAttention(
         num_heads=params["num_heads"], key_dim=params["key_dim"], dropout=params["dropout"],
@@ -263,11 +315,6 @@ def _build_position_embedding(params: dict, name: str):
     from builder.custom_layers import PositionEmbedding
 
     return PositionEmbedding(max_length=params["max_length"], name=name)
-
-
-def _build_random_zoom(params: dict, name: str):
-    zoom = get("RandomZoom")
-    return _keras_layers().RandomZoom(**{zoom.keras_arg("factor"): params["factor"]}, name=name)
 
 
 # ---------------------------------------------------------------------------
@@ -302,7 +349,16 @@ LAYER_TYPES: tuple[LayerType, ...] = (
         "Activation", "Core", "Activation",
         "Applies a non-linearity to every value; it learns nothing.",
         (_activation("relu"),),
-        key_params=("activation",), keras_class="Activation", build=_build_activation,
+        key_params=("activation",), keras_class="Activation", build=_declared("Activation"),
+        variants=(
+            KerasVariant("activation", "leaky_relu", "LeakyReLU",
+                         {"negative_slope": LEAKY_RELU_SLOPE}),
+            KerasVariant("activation", "relu", "ReLU",
+                         {"max_value": None, "negative_slope": 0.0, "threshold": 0.0},
+                         import_only=True),
+            KerasVariant("activation", "softmax", "Softmax", {"axis": -1}, import_only=True),
+            KerasVariant("activation", "elu", "ELU", {"alpha": 1.0}, import_only=True),
+        ),
     ),
     LayerType(
         "Dropout", "Core", "Dropout",
@@ -489,7 +545,9 @@ LAYER_TYPES: tuple[LayerType, ...] = (
                 _float("dropout", 0.0, "Share of inputs dropped while training.", 0.0, 0.95),
             ),
             key_params=("units", "return_sequences", "bidirectional"), keras_class=type_id,
-            input_rank=(3, 3), build=_build_recurrent(type_id),
+            input_rank=(3, 3), build=_declared(type_id),
+            wrapper=KerasWrapper("bidirectional", "Bidirectional",
+                                 fixed={"merge_mode": "concat"}),
         )
         for type_id, title, help in (
             ("SimpleRNN", "Simple RNN",
@@ -562,7 +620,7 @@ LAYER_TYPES: tuple[LayerType, ...] = (
         "While training, zooms images in or out at random.",
         (_float("factor", 0.1, "Largest zoom as a share of the image size.", 0.0, 0.9),),
         key_params=("factor",), keras_class="RandomZoom", input_rank=(4, 4),
-        build=_build_random_zoom, keras_args={"factor": "height_factor"},
+        build=_declared("RandomZoom"), keras_args={"factor": "height_factor"},
     ),
     LayerType(
         "RandomTranslation", "Augmentation", "Random translation",

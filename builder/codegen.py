@@ -2,10 +2,10 @@
 
 The script is driven by the catalog: every layer is written as
 ``layers.<keras_class>(<its params>, name="<node id>")``, so a new catalog entry
-needs no change here. Special cases exist only where the catalog's ``build`` does
-more than pass its params through (see :data:`_SPECIAL`); a test compares the
-config of every catalog layer with the layer the generated code makes, so a new
-entry that needs one is caught.
+needs no change here. What the catalog's ``build`` makes is what each entry's
+``keras_call`` says (renamed arguments, a value that is another class, a wrapper), and
+the script is written from the same ``keras_call``; a test compares the config of every
+catalog layer with the layer the generated code makes.
 
 Layers Neural Canvas defines itself (``builder.custom_layers``) have their class
 definition copied into the script, so it runs with Keras alone.
@@ -65,47 +65,17 @@ def _call(callee: str, kwargs: list[tuple[str, str]], indent: str = "    ",
     return f"{callee}(\n{inner}{indent})"
 
 
-def _kwargs(params: dict, rename: dict | None = None, drop: tuple = ()) -> list[tuple[str, str]]:
-    rename = rename or {}
-    return [(rename.get(k, k), _literal(v)) for k, v in params.items() if k not in drop]
+def _kwargs(arguments: dict) -> list[tuple[str, str]]:
+    return [(k, _literal(v)) for k, v in arguments.items()]
 
 
-def _layer_class(layer_type: catalog.LayerType) -> str:
+def _layer_class(keras_class: str) -> str:
     """``layers.Dense`` for Keras's own classes; the bare name for our custom layers."""
     import keras
 
-    if hasattr(keras.layers, layer_type.keras_class):
-        return f"layers.{layer_type.keras_class}"
-    return layer_type.keras_class
-
-
-# -- special cases: where the catalog's build is not ``keras_class(**params)`` --------
-
-
-def _activation_layer(layer_type, params, name, room):
-    if params["activation"] == "leaky_relu":
-        return _call("layers.LeakyReLU", [("negative_slope", _literal(catalog.LEAKY_RELU_SLOPE)),
-                                          ("name", _literal(name))],
-                     room=room)
-    return None
-
-
-def _recurrent(layer_type, params, name, room):
-    if not params["bidirectional"]:
-        return _call(_layer_class(layer_type),
-                     _kwargs(params, drop=("bidirectional",)) + [("name", _literal(name))],
-                     room=room)
-    inner = _call(_layer_class(layer_type), _kwargs(params, drop=("bidirectional",))
-                  + [("name", _literal(f"{name}_cell"))], indent="        ")
-    return f"layers.Bidirectional(\n        {inner},\n        name={_literal(name)},\n    )"
-
-
-_SPECIAL = {
-    "Activation": _activation_layer,
-    "SimpleRNN": _recurrent,
-    "LSTM": _recurrent,
-    "GRU": _recurrent,
-}
+    if hasattr(keras.layers, keras_class):
+        return f"layers.{keras_class}"
+    return keras_class
 
 
 def layer_source(type_id: str, params: dict, name: str, room: int = LINE_LIMIT) -> str:
@@ -127,14 +97,16 @@ def layer_source(type_id: str, params: dict, name: str, room: int = LINE_LIMIT) 
     clean, problems = catalog.check_params(layer_type, params)
     if problems:
         raise ValueError(problems[0][1])
-    special = _SPECIAL.get(type_id)
-    if special is not None:
-        text = special(layer_type, clean, name, room)
-        if text is not None:
-            return text
-    return _call(_layer_class(layer_type),
-                 _kwargs(clean, rename=layer_type.keras_args) + [("name", _literal(name))],
-                 room=room)
+    call = layer_type.keras_call(clean)
+    if call.wrapper is None:
+        return _call(_layer_class(call.keras_class), _kwargs(call.kwargs)
+                     + [("name", _literal(name))], room=room)
+    inner = _call(_layer_class(call.keras_class), _kwargs(call.kwargs)
+                  + [("name", _literal(f"{name}{call.wrapper.inner_suffix}"))],
+                  indent="        ")
+    fixed = "".join(f"        {k}={v},\n" for k, v in _kwargs(call.wrapper.fixed))
+    return (f"{_layer_class(call.wrapper.keras_class)}(\n        {inner},\n{fixed}"
+            f"        name={_literal(name)},\n    )")
 
 
 def _custom_class_sources(design: Design) -> list[str]:

@@ -35,13 +35,22 @@ MAX_UNPACKED_BYTES = 2 * MAX_KERAS_BYTES
 MAX_EXPANSION = 100  # inflated / stored, for members over a mebibyte
 VARIABLE_SIZE = 32  # what a None (variable) input size becomes on the canvas
 
-# Keras classes that are a catalog entry with fixed params, though not its keras_class.
-_ALIASES = {
-    "ReLU": ("Activation", {"activation": "relu"}),
-    "Softmax": ("Activation", {"activation": "softmax"}),
-    "ELU": ("Activation", {"activation": "elu"}),
-    "LeakyReLU": ("Activation", {"activation": "leaky_relu"}),
-}
+
+def _variants() -> dict[str, tuple[catalog.LayerType, catalog.KerasVariant]]:
+    """Keras classes that are a catalog entry with one parameter set (the catalog's
+    variants): ``LeakyReLU`` is Activation ``"leaky_relu"``."""
+    return {v.keras_class: (t, v) for t in catalog.LAYER_TYPES for v in t.variants}
+
+
+def _wrappers() -> dict[str, dict[str, catalog.LayerType]]:
+    """Wrapper classes, and the catalog entries each may wrap by their Keras class."""
+    found: dict[str, dict[str, catalog.LayerType]] = {}
+    for layer_type in catalog.LAYER_TYPES:
+        if layer_type.wrapper is not None:
+            found.setdefault(layer_type.wrapper.keras_class, {})[layer_type.keras_class] = (
+                layer_type)
+    return found
+
 _NESTED = ("Functional", "Sequential", "Model")
 # Config keys that never change what a layer computes, or that are the name itself.
 _IGNORED_KEYS = {"name", "trainable", "dtype", "autocast", "seed", "build_config",
@@ -196,7 +205,6 @@ def _safe_load(path: Path, name: str) -> None:
 def _class_to_type() -> dict[str, str]:
     table = {t.keras_class: t.type_id for t in catalog.LAYER_TYPES if t.keras_class}
     table["InputLayer"] = "Input"
-    table["Bidirectional"] = "Bidirectional"
     return table
 
 
@@ -222,7 +230,7 @@ def _check_classes(config: dict) -> dict:
     if len(entries) > MAX_NODES:
         raise ImportRefused(f"The model has {len(entries)} layers; a design holds at most "
                             f"{MAX_NODES}.")
-    known = _class_to_type()
+    known, variants, wrappers = _class_to_type(), _variants(), _wrappers()
     lambdas, nested, unknown = [], [], []
     for entry in entries:
         if not isinstance(entry, dict):
@@ -233,11 +241,11 @@ def _check_classes(config: dict) -> dict:
             lambdas.append(layer_name)
         elif cls in _NESTED:
             nested.append(layer_name)
-        elif cls == "Bidirectional":
+        elif cls in wrappers:
             inner_cls = _short_class((entry.get("config") or {}).get("layer") or {})
-            if inner_cls not in ("LSTM", "GRU", "SimpleRNN"):
-                unknown.append(f"Bidirectional({inner_cls}) ('{layer_name}')")
-        elif cls not in known and cls not in _ALIASES:
+            if inner_cls not in wrappers[cls]:
+                unknown.append(f"{cls}({inner_cls}) ('{layer_name}')")
+        elif cls not in known and cls not in variants:
             unknown.append(f"{cls} ('{layer_name}')")
     problems = []
     if lambdas:
@@ -439,23 +447,25 @@ def _node_params(entry: dict, node_id: str, notes: list[str]) -> tuple[str, dict
     config = dict(entry.get("config") or {})
     if cls == "InputLayer":
         return "Input", _input_params(config, node_id, notes)
-    if cls in _ALIASES:
-        type_id, fixed = _ALIASES[cls]
-        defaults = {"ReLU": {"max_value": None, "negative_slope": 0.0, "threshold": 0.0},
-                    "LeakyReLU": {"negative_slope": catalog.LEAKY_RELU_SLOPE},
-                    "ELU": {"alpha": 1.0},
-                    "Softmax": {"axis": -1}}[cls]
-        changed = {k: config[k] for k in defaults if k in config and config[k] != defaults[k]}
+    variant = _variants().get(cls)
+    if variant is not None:
+        layer_type, variant = variant
+        value = {variant.param: variant.value}
+        changed = {k: config[k] for k, v in variant.fixed.items() if k in config
+                   and config[k] != v}
         if changed:
             notes.append(f"'{node_id}': {cls} settings {_plain(changed)} are not on the canvas; "
-                         f"it became a plain {fixed['activation']} activation.")
-        return type_id, dict(fixed)
-    bidirectional = cls == "Bidirectional"
-    if bidirectional:
-        if config.get("merge_mode", "concat") != "concat":
-            notes.append(f"'{node_id}': merge mode {config.get('merge_mode')!r} became "
-                         "'concat', the canvas's way of joining both readings.")
+                         f"it became a plain {variant.value} {variant.param}.")
+        return layer_type.type_id, value
+    wrapped = _wrappers().get(cls, {})
+    wrapper = None
+    if wrapped:
         layer = config.get("layer") or {}
+        wrapper = wrapped[_short_class(layer)].wrapper
+        for key, value in wrapper.fixed.items():
+            if config.get(key, value) != value:
+                notes.append(f"'{node_id}': {key.replace('_', ' ')} {config.get(key)!r} "
+                             f"became {value!r}, the only one the canvas has.")
         cls, config = _short_class(layer), dict(layer.get("config") or {})
     type_id = _class_to_type()[cls]
     layer_type = catalog.get(type_id)
@@ -474,9 +484,9 @@ def _node_params(entry: dict, node_id: str, notes: list[str]) -> tuple[str, dict
         elif param.kind in ("shape", "ints"):
             value = list(value) if isinstance(value, (list, tuple)) else value
         params[param.name] = value
-    if layer_type.param("bidirectional") is not None:
-        params["bidirectional"] = bidirectional
-    _note_dropped(layer_type, params, config, node_id, notes, bidirectional)
+    if layer_type.wrapper is not None:
+        params[layer_type.wrapper.param] = wrapper is not None
+    _note_dropped(layer_type, params, config, node_id, notes)
     return type_id, params
 
 
@@ -500,15 +510,16 @@ def _input_params(config: dict, node_id: str, notes: list[str]) -> dict:
     return {"shape": dims, "dtype": wanted}
 
 
-def _note_dropped(layer_type, params: dict, config: dict, node_id: str, notes: list[str],
-                  bidirectional: bool) -> None:
+def _note_dropped(layer_type, params: dict, config: dict, node_id: str,
+                  notes: list[str]) -> None:
     """List the original settings the catalog layer does not reproduce."""
     clean, problems = catalog.check_params(layer_type, params)
     if problems:
         return  # the validator reports these on the node
     built = layer_type.build(clean, node_id)
-    if bidirectional:
-        built = built.forward_layer
+    call = layer_type.keras_call(clean)
+    if call.wrapper is not None:
+        built = getattr(built, call.wrapper.inner_attribute)
     ours = _plain(built.get_config())
     theirs = _plain(config)
     skip = _IGNORED_KEYS | set(layer_type.keras_args.values())

@@ -99,6 +99,38 @@ def test_sequential_model_imports_as_a_chain():
     assert build_model(design).count_params() == model.count_params()
 
 
+def test_the_catalogs_variants_and_wrappers_are_read_back_with_what_changed():
+    """LeakyReLU, ReLU and Bidirectional are what the catalog entries declare them to be."""
+    inputs = keras.Input((5, 3))
+    x = keras.layers.Bidirectional(keras.layers.GRU(4, return_sequences=True, name="in"),
+                                   merge_mode="sum", name="both_ways")(inputs)
+    x = keras.layers.LeakyReLU(negative_slope=0.3, name="leaky")(x)
+    x = keras.layers.LSTM(2, name="plain")(x)
+    x = keras.layers.ReLU(name="relu")(x)
+    result = importer.design_from_model(keras.Model(inputs, x))
+    nodes = {n.id: (n.type, n.params) for n in result.design.nodes}
+    assert nodes["both_ways"][0] == "GRU" and nodes["both_ways"][1]["bidirectional"] is True
+    assert nodes["plain"][1]["bidirectional"] is False
+    assert nodes["leaky"] == ("Activation", {"activation": "leaky_relu"})
+    assert nodes["relu"] == ("Activation", {"activation": "relu"})
+    notes = " ".join(result.notes)
+    assert "'both_ways': merge mode 'sum' became 'concat'" in notes
+    assert "'leaky': LeakyReLU settings {'negative_slope': 0.3}" in notes
+    assert "'relu'" not in notes
+    model = build_model(result.design)
+    assert type(model.get_layer("both_ways")).__name__ == "Bidirectional"
+    assert model.get_layer("both_ways").forward_layer.name.endswith("both_ways_cell")
+    assert model.get_layer("leaky").negative_slope == 0.2
+
+
+def test_a_wrapper_around_a_layer_it_does_not_wrap_is_named(tmp_path):
+    inputs = keras.Input((5, 3))
+    x = keras.layers.Bidirectional(keras.layers.ConvLSTM1D(2, 2), name="odd")(
+        keras.layers.Reshape((5, 3, 1))(inputs))
+    with pytest.raises(importer.ImportRefused, match=r"Bidirectional\(ConvLSTM1D\) \('odd'\)"):
+        importer.import_keras_bytes(_keras_bytes(keras.Model(inputs, x), tmp_path))
+
+
 def test_a_lambda_layer_is_refused_by_name(tmp_path):
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2),
                               keras.layers.Lambda(lambda t: t * 2, name="times_two")])
