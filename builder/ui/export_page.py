@@ -8,10 +8,8 @@ Where the trained model comes from, in order:
 2. the model this session trained last (:mod:`builder.ui.trained`), unless its run is
    already offered in 1.
 
-Keys this page writes: ``nc_export_zip`` (the last bundle: bytes, file name and the
-choice it was built from, so it is offered only while that model is chosen)
-and ``nc_import_design`` (the upload last imported: its file id, the name of the design it
-became, its layer count and notes, so a rerun does not import it twice).
+The session keys it keeps (:data:`ZIP`, :data:`IMPORTED`) are declared below with their
+defaults, and its widget keys are made from :data:`PREFIX`.
 """
 
 from __future__ import annotations
@@ -26,11 +24,22 @@ import streamlit as st
 from builder import export, importer
 from builder.design import Design
 from builder.markdown import escape as md
-from builder.ui import trained
+from builder.ui import state, trained
 
-ZIP = "nc_export_zip"
-IMPORTED = "nc_import_design"
+ZIP = state.Key("nc_export_zip", lambda: None, "The last export bundle: its bytes, file "
+                "name, files, messages and the choice it was built from (it is offered only "
+                "while that model is chosen), or None.")
+IMPORTED = state.Key("nc_import_design", lambda: None, "The upload last imported: (file id, "
+                     "name of the design it became, layer count, notes), so that a rerun does "
+                     "not import it twice; or None.")
 SESSION_CHOICE = "This session's model"
+
+PREFIX = "nc_export"
+CHOICE = state.widget_key(PREFIX, "choice")
+FORMATS = state.widget_key(PREFIX, "formats")
+BUILD = state.widget_key(PREFIX, "build")
+DOWNLOAD = state.widget_key(PREFIX, "download")
+UPLOAD = state.widget_key(PREFIX, "upload")
 
 
 def _runs_with_models() -> list:
@@ -70,28 +79,27 @@ def _export_section() -> None:
     if not choices:
         st.info("Nothing to export yet: train a model on the Train page first.")
         return
-    choice = st.selectbox("Trained model", list(choices), key="nc_export_choice")
+    choice = st.selectbox("Trained model", list(choices), key=CHOICE)
     formats = st.multiselect(
-        "Extra formats", ["tflite", "onnx"], default=[], key="nc_export_formats",
+        "Extra formats", ["tflite", "onnx"], default=[], key=FORMATS,
         help="TFLite (LiteRT) for phones and microcontrollers; ONNX needs the tf2onnx package.")
-    if st.button("Build the export bundle", type="primary", key="nc_export_build"):
+    if st.button("Build the export bundle", type="primary", key=BUILD):
         with st.spinner("Writing the SavedModel, the code and the README..."):
             try:
                 data, result, label = _build(choices[choice], tuple(formats))
             except (export.ExportError, ValueError, OSError) as exc:
                 st.error(f"The bundle could not be made: {md(str(exc))}")
                 return
-        st.session_state[ZIP] = {"data": data, "name": _file_name(label), "choice": choice,
-                                 "label": label, "files": result.files,
-                                 "messages": result.messages}
-    bundle = st.session_state.get(ZIP)
+        state.put(ZIP, {"data": data, "name": _file_name(label), "choice": choice,
+                        "label": label, "files": result.files, "messages": result.messages})
+    bundle = state.get(ZIP)
     # A bundle belongs to the model it was built from: another choice shows none.
     if bundle and bundle.get("choice") == choice:
         for message in bundle["messages"]:
             st.warning(md(message))
         st.download_button(f"Download the zip of {md(bundle['label'])}", bundle["data"],
                            file_name=bundle["name"], mime="application/zip",
-                           key="nc_export_download")
+                           key=DOWNLOAD)
         with st.expander(f"{len(bundle['files'])} files in the zip"):
             st.code("\n".join(bundle["files"]), language=None)
 
@@ -120,10 +128,10 @@ def _import_section() -> None:
     st.caption("Upload a .keras file saved by Keras 3. It is loaded with safe mode on, so no "
                "code in it runs; Lambda layers and layers outside the palette are refused. "
                "The model becomes a new design, open on the Build page.")
-    upload = st.file_uploader("A .keras file", type=["keras"], key="nc_import_upload")
+    upload = st.file_uploader("A .keras file", type=["keras"], key=UPLOAD)
     if upload is None:
         return
-    done = st.session_state.get(IMPORTED)
+    done = state.get(IMPORTED)
     if not (isinstance(done, tuple) and done[0] == upload.file_id):
         done = _import(upload.getvalue(), upload.name, upload.file_id)
         if done is None:
@@ -138,7 +146,7 @@ def _import_section() -> None:
 def _import(data: bytes, file_name: str, file_id: str) -> tuple | None:
     """Import a .keras upload once: save it as a new design and open it in this session."""
     from builder.store import DesignNameError, StoreError
-    from builder.ui import opening, state
+    from builder.ui import opening
     from builder.workspace import WorkspaceError
 
     design, notes, error = handle_upload(data, file_name)
@@ -152,7 +160,7 @@ def _import(data: bytes, file_name: str, file_id: str) -> tuple | None:
         st.error(f"The imported design could not be saved: {md(str(exc))}")
         return None
     done = (file_id, state.get(state.DESIGN).name, len(design.nodes), notes)
-    st.session_state[IMPORTED] = done
+    state.put(IMPORTED, done)
     return done
 
 

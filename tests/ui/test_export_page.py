@@ -27,10 +27,10 @@ def test_export_of_the_session_model_offers_a_zip(tmp_path, monkeypatch):
         history=[{"epoch": 1, "loss": 0.7}], class_names=["no", "yes"])
     at.run()
     assert not at.exception
-    assert at.selectbox(key="nc_export_choice").value == export_page.SESSION_CHOICE
-    at.button(key="nc_export_build").click().run()
+    assert at.selectbox(key=export_page.CHOICE).value == export_page.SESSION_CHOICE
+    at.button(key=export_page.BUILD).click().run()
     assert not at.exception
-    bundle = at.session_state[export_page.ZIP]
+    bundle = at.session_state[export_page.ZIP.name]
     assert bundle["name"] == "tiny_export.zip"
     names = zipfile.ZipFile(io.BytesIO(bundle["data"])).namelist()
     assert {"saved_model/saved_model.pb", "model.keras", "model.py", "README.md",
@@ -81,7 +81,7 @@ def test_an_imported_model_becomes_a_saved_design_open_on_the_build_page(tmp_pat
     assert [n.type for n in design.nodes] == ["Input", "Dense", "Dense"]
     stored = state.store().get_design(at.session_state[state.DESIGN_ID.name])
     assert stored is not None and stored.name == design.name == "![x](javascript:alert)"
-    assert at.session_state[export_page.IMPORTED][1:3] == (design.name, 3)
+    assert at.session_state[export_page.IMPORTED.name][1:3] == (design.name, 3)
 
 
 def test_a_gan_run_exports_its_generator_with_the_discriminator(tmp_path, monkeypatch):
@@ -98,10 +98,10 @@ def test_a_gan_run_exports_its_generator_with_the_discriminator(tmp_path, monkey
     assert job.wait(120) and job.status == "finished"
     at = AppTest.from_string(SCRIPT, default_timeout=120).run()
     assert not at.exception
-    assert job.run_id in at.selectbox(key="nc_export_choice").value
-    at.button(key="nc_export_build").click().run()
+    assert job.run_id in at.selectbox(key=export_page.CHOICE).value
+    at.button(key=export_page.BUILD).click().run()
     assert not at.exception, at.exception
-    bundle = at.session_state[export_page.ZIP]
+    bundle = at.session_state[export_page.ZIP.name]
     names = set(zipfile.ZipFile(io.BytesIO(bundle["data"])).namelist())
     assert {"saved_model/saved_model.pb", "model.keras", "discriminator.keras",
             "discriminator_design.json", "README.md"} <= names
@@ -117,9 +117,9 @@ def test_a_session_generator_exports_without_a_training_script(tmp_path, monkeyp
     at.session_state[state.TRAINED.name] = TrainedModel(
         run_id="session-run", design=generator, model=build_model(generator))
     at.run()
-    at.button(key="nc_export_build").click().run()
+    at.button(key=export_page.BUILD).click().run()
     assert not at.exception, at.exception
-    archive = zipfile.ZipFile(io.BytesIO(at.session_state[export_page.ZIP]["data"]))
+    archive = zipfile.ZipFile(io.BytesIO(at.session_state[export_page.ZIP.name]["data"]))
     assert "model.py" not in archive.namelist()
     assert "noise = tf.random.normal([16, 8])" in archive.read("README.md").decode()
 
@@ -138,12 +138,12 @@ def test_a_built_zip_is_offered_only_with_the_model_it_was_built_from(tmp_path, 
     at.session_state[state.TRAINED.name] = TrainedModel(
         run_id="session-run", design=design, model=build_model(design))
     at.run()
-    at.button(key="nc_export_build").click().run()
+    at.button(key=export_page.BUILD).click().run()
     assert not at.exception
     buttons = at.get("download_button")
     assert len(buttons) == 1 and "Download the zip of tiny" in buttons[0].proto.label
-    at.selectbox(key="nc_export_choice").set_value("regressor · finished · run-2").run()
+    at.selectbox(key=export_page.CHOICE).set_value("regressor · finished · run-2").run()
     assert not at.exception
     assert at.get("download_button") == []
-    at.selectbox(key="nc_export_choice").set_value(export_page.SESSION_CHOICE).run()
+    at.selectbox(key=export_page.CHOICE).set_value(export_page.SESSION_CHOICE).run()
     assert len(at.get("download_button")) == 1
