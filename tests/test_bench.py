@@ -23,7 +23,7 @@ SMALL = {
     "bench/train.py": ["--rounds", "1", "--epochs", "1", "--samples", "500"],
     "bench/train_watched.py": ["--rounds", "1", "--epochs", "1", "--samples", "500"],
     "bench/families.py": ["--quick", "--family", "mlp"],
-    "bench/gan_digits.py": ["--epochs", "1", "--plain-epochs", "1"],
+    "bench/gan_digits.py": ["--epochs", "1", "--speed-epochs", "1", "--rounds", "2"],
     "bench/canvas_browser.py": ["--sizes", "20", "--repeats", "1"],
     "bench/live_view.py": ["--rounds", "1", "--epochs", "3"],
 }
