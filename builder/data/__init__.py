@@ -245,15 +245,6 @@ class PreparedData:
                 # unbatch() forgets the length; Keras needs it for steps per epoch.
                 ds = ds.unbatch().apply(
                     tf.data.experimental.assert_cardinality(len(self._split(split))))
-                # A batch-map-unbatch has nothing for tf.data's default graph rewrites
-                # to gain; skipping them makes the first element ~30 ms sooner, and
-                # skipping the prefetch tf.data would add (it rewrites the graph for
-                # it when the iterator is made) another ~12 ms. Training uses
-                # batches(), which prefetches.
-                options = tf.data.Options()
-                options.experimental_optimization.apply_default_optimizations = False
-                options.experimental_optimization.inject_prefetch = False
-                ds = ds.with_options(options)
             if self.cache:
                 ds = ds.cache()
             self._datasets[split] = ds

@@ -32,10 +32,14 @@ from builder.data.columns import (
 )
 from builder.data.errors import DataError
 
-ENCODINGS = ("auto", "utf-8", "cp1252", "latin-1", "utf-16", "utf-8-sig")
+ENCODINGS = ("auto", "utf-8", "cp1252", "latin-1", "utf-16", "utf-8-sig", "cp1250",
+             "cp1251", "cp1253", "shift_jis", "gb18030")
 ENCODING_NAMES = {
     "utf-8": "UTF-8", "utf-8-sig": "UTF-8 (with BOM)", "cp1252": "Windows-1252 (Western)",
-    "latin-1": "Latin-1 (ISO-8859-1)", "utf-16": "UTF-16",
+    "latin-1": "Latin-1 (ISO-8859-1)", "utf-16": "UTF-16", "cp1251": "Windows-1251 (Cyrillic)",
+    "shift_jis": "Shift JIS (Japanese)", "cp932": "Shift JIS (Windows, Japanese)",
+    "gb18030": "GB18030 (Chinese)",
+    "cp1253": "Windows-1253 (Greek)", "cp1250": "Windows-1250 (Central European)",
 }
 DELIMITERS = (",", ";", "\t", "|")
 MAX_COLUMNS = 5_000
@@ -99,15 +103,53 @@ def _guess_encoding(head: bytes) -> tuple[str, str | None]:
     return _fallback_encoding(head)
 
 
+# charset-normalizer reads at most this much of a file that is not UTF-8, from the line
+# of the first byte UTF-8 cannot decode.
+DETECT_BYTES = 256 * 1024
+MIN_SCRIPT_LETTERS = 8
+# Unicode blocks (as charset-normalizer names them) of scripts that are not Latin.
+_OTHER_SCRIPTS = ("Cyrillic", "Greek", "CJK", "Hiragana", "Katakana", "Halfwidth", "Hangul",
+                  "Arabic", "Hebrew", "Thai", "Devanagari", "Armenian", "Georgian")
+
+
 def _fallback_encoding(data: bytes) -> tuple[str, str]:
+    """The encoding of text that is not UTF-8, and a note saying it was guessed.
+
+    charset-normalizer judges the script (Cyrillic, Greek, Japanese, Chinese, ...); text
+    in Latin letters, an answer that cannot decode the whole file, or none, is read as
+    Windows-1252, and failing that as Latin-1, which decodes any bytes.
+    """
+    from charset_normalizer import from_bytes
+
     try:
-        data.decode("cp1252")
-        encoding = "cp1252"
-    except UnicodeDecodeError:
-        encoding = "latin-1"
+        data.decode("utf-8")
+        bad = 0
+    except UnicodeDecodeError as exc:
+        bad = exc.start
+    # The stretch from the line of the first byte UTF-8 cannot decode: plain ASCII lines
+    # before it would only make the text look more Latin than it is.
+    start = data.rfind(b"\n", 0, bad) + 1
+    best = from_bytes(data[start:start + DETECT_BYTES]).best()
+    # Text in Latin letters is Windows-1252 far more often than the Central European or
+    # other Latin code pages charset-normalizer may rank first ("Anaïs" would read as
+    # "Anaďs"); its answer decides for other scripts, when it has read enough of their
+    # letters to judge (one "é" can look like a letter of Farsi).
+    other_script = best is not None and any(
+        script in alphabet for alphabet in best.alphabets for script in _OTHER_SCRIPTS
+    ) and sum(not c.isascii() for c in str(best)) >= MIN_SCRIPT_LETTERS
+    candidates = [best.encoding] if other_script else []
+    for encoding in (*candidates, "cp1252", "latin-1"):
+        try:
+            data.decode(encoding)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        break
+    encoding = {"windows-1252": "cp1252", "iso-8859-1": "latin-1", "latin_1": "latin-1",
+                "ascii": "cp1252"}.get(encoding, encoding)
     return encoding, (
-        f"The file is not UTF-8 text; it was read as {ENCODING_NAMES[encoding]}. If accented "
-        "letters look wrong in the preview, choose the file's encoding under 'Encoding'."
+        f"The file is not UTF-8 text; it was read as "
+        f"{ENCODING_NAMES.get(encoding, encoding)}. If letters look wrong in the preview, "
+        "choose the file's encoding under 'Encoding'."
     )
 
 
@@ -296,12 +338,12 @@ def _read_twice_if_needed(open_source, kwargs: dict) -> pd.DataFrame:
 
 
 def _may_hold_number_like_missing(frame: pd.DataFrame) -> bool:
-    """Whether a text column may hold one of NUMBER_LIKE_MISSING (never a false no).
+    """Whether a text column holds one of NUMBER_LIKE_MISSING as a whole value.
 
-    Arrow-backed text is searched as bytes for the parts every spelling holds (a
-    millisecond per million short values); a value that merely contains one (say
-    "pre-nanny") costs a second read, nothing worse. Other text is compared.
+    Arrow-backed text is looked up with ``pyarrow.compute.is_in`` (about 10 ms per
+    million values); other text with ``Series.isin``.
     """
+    value_set = None
     for i in range(frame.shape[1]):
         series = frame.iloc[:, i]
         if series.dtype.kind in "fiubmM" or isinstance(series.dtype, pd.CategoricalDtype):
@@ -311,31 +353,13 @@ def _may_hold_number_like_missing(frame: pd.DataFrame) -> bool:
             if series.isin(NUMBER_LIKE_MISSING).any():
                 return True
             continue
-        for chunk in chunked.chunks:
-            data = chunk.buffers()[2]
-            if data is not None and _holds_any(np.frombuffer(data, np.uint8),
-                                               _NUMBER_LIKE_PARTS):
-                return True
-    return False
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-
-# Each of NUMBER_LIKE_MISSING holds one of these.
-_NUMBER_LIKE_PARTS = (b"#IND", b"#QNAN", b"-nan", b"-NaN")
-
-
-def _holds_any(text: np.ndarray, words: tuple[bytes, ...]) -> bool:
-    """Whether the bytes ``text`` (uint8) hold any of ``words`` anywhere."""
-    for first in {word[0] for word in words}:
-        hits = text == first
-        if not hits.any():
-            continue
-        starts = np.flatnonzero(hits)
-        for word in (w for w in words if w[0] == first):
-            at = starts[starts <= len(text) - len(word)]
-            for offset, byte in enumerate(word[1:], start=1):
-                at = at[text[at + offset] == byte]
-            if len(at):
-                return True
+        value_set = value_set if value_set is not None else pa.array(NUMBER_LIKE_MISSING,
+                                                                     chunked.type)
+        if pc.any(pc.is_in(chunked, value_set=value_set)).as_py():
+            return True
     return False
 
 

@@ -14,7 +14,6 @@ from builder.data.csv_reading import (
     MISSING_WORDS,
     NUMBER_LIKE_MISSING,
     SNIFF_BYTES,
-    _holds_any,
     _may_hold_number_like_missing,
     load_csv,
 )
@@ -103,6 +102,28 @@ def test_bad_bytes_after_the_sniffed_head_fall_back():
     source = load_csv(data)
     assert source.encoding == "cp1252"
     assert source.frame["word"].iloc[-1] == "café"
+
+
+@pytest.mark.parametrize("text, encoding, read_as", [
+    ("имя,город\nАнна,Москва\nБорис,Киев\nВера,Минск\n", "cp1251", "cp1251"),
+    ("名前,都市\n田中,東京\n鈴木,大阪\n佐藤,京都\n", "shift_jis", "cp932"),
+    ("nom,ville\nÉlodie,Orléans\nAnaïs,Besançon\n", "latin-1", "cp1252"),
+])
+def test_other_scripts_are_read_in_their_own_encoding(text, encoding, read_as):
+    """charset-normalizer names the script; Latin letters stay Windows-1252."""
+    source = load_csv(text.encode(encoding))
+    assert source.encoding == read_as
+    first, second = text.splitlines()[1].split(",")
+    assert source.frame.iloc[0].tolist() == [first, second]
+    assert any("not UTF-8" in note for note in source.notes)
+
+
+def test_cyrillic_bytes_after_a_long_plain_head_are_read_as_cyrillic():
+    head = "id,word\n" + "".join(f"{i},plain\n" for i in range(SNIFF_BYTES // 8))
+    tail = "".join(f"{i},Москва Киев Минск\n" for i in range(50))
+    source = load_csv(head.encode() + tail.encode("cp1251"))
+    assert source.encoding == "cp1251"
+    assert source.frame["word"].iloc[-1] == "Москва Киев Минск"
 
 
 def test_a_chosen_wrong_encoding_asks_for_another():
@@ -217,12 +238,12 @@ def test_a_table_without_number_like_missing_values_is_read_once(monkeypatch):
     assert frame["x"].isna().tolist() == [False, True, False, False, False]
 
 
-@pytest.mark.parametrize("text, found", [
-    (b"", False), (b"#", False), (b"C# and #3", False), (b"-n-Na", False), (b"abc-nan", True),
-    (b"1.#INDx", True), (b"x1.#QNAN", True), (b"-NaN", True), (b"#IN", False)])
-def test_holds_any_finds_words_anywhere_and_not_past_the_end(text, found):
-    data = np.frombuffer(text, np.uint8)
-    assert _holds_any(data, (b"#IND", b"#QNAN", b"-nan", b"-NaN")) is found
+@pytest.mark.parametrize("values, found", [
+    (["a", "-nan"], True), (["a", "1.#QNAN"], True), (["a", "b"], False),
+    (["x-nanny", "C#IND"], False), (["-NaN", None], True)])
+def test_arrow_text_is_looked_up_by_whole_values(values, found):
+    frame = pd.DataFrame({"n": [1, 2], "text": pd.array(values, dtype="str")})
+    assert _may_hold_number_like_missing(frame) is found
 
 
 def test_a_large_upload_with_number_like_missing_values_is_read_again_from_its_file():
