@@ -298,8 +298,15 @@ def generate_script(design: Design, *, config: dict | None = None,
                  if n.type == "Embedding" and isinstance(n.params, dict)), default=2)
     kind = _data_kind(task)
     imports = "import argparse\n\nimport keras\nimport numpy as np\nfrom keras import layers"
+    if kind == "images":
+        imports = ("import argparse\nfrom pathlib import Path\n\nimport keras\nimport numpy as np"
+                   "\nfrom keras import layers\nfrom PIL import Image, ImageOps")
     parts = [_header(kind) + f"\n\n# Design: {design.name or 'model'!r}\n" + imports]
     parts.extend(_custom_class_sources(design))
+    if kind == "images":
+        from builder.data import images
+
+        parts.append(inspect.getsource(images._to_mode))
     features, means, deviations = _standardised_columns(data_info) if kind == "csv" else (
         [], [], [])
     parts.append(
@@ -358,7 +365,7 @@ def _header(kind: str) -> str:
         "shape)\n"
         f"{usage}"
         "Needs TensorFlow and Keras"
-        + (" (and pandas for --csv)" if kind == "csv" else "")
+        + {"csv": " (and pandas for --csv)", "images": " (and Pillow)"}.get(kind, "")
         + ".\nThe trained model is saved to model.keras (change it with --output).\n"
         '"""'
     )
@@ -432,20 +439,38 @@ def load_data(args, model):
     "images": _SYNTHETIC + '''
 
 def load_data(args, model):
-    """Images from one sub-folder per class, resized (bilinear) and scaled to 0..1.
+    """Images from one sub-folder per class, decoded and resized as Neural Canvas does.
 
-    The same resize and scale as Neural Canvas's preprocessing, so the model sees the
-    values it would see there.
+    Pillow opens each file; _to_mode (Neural Canvas's own function, copied above) turns it
+    upright, flattens transparency onto white and makes it grey or RGB; Keras's bilinear
+    Resizing layer brings it to the model's size, rounded to whole pixel values as the app
+    stores them, then scaled to 0..1. Files Pillow cannot open are skipped.
     """
     if not args.images:
         return synthetic_data(model)
     height, width, channels = model.inputs[0].shape[1:]
-    dataset = keras.utils.image_dataset_from_directory(
-        args.images, image_size=(height, width), batch_size=None, interpolation="bilinear",
-        color_mode="grayscale" if channels == 1 else "rgb",
-    )
-    print("classes:", dataset.class_names)
-    xs, ys = zip(*dataset.as_numpy_iterator())
+    resize = layers.Resizing(height, width, interpolation="bilinear")
+    root = Path(args.images)
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    print("classes:", classes)
+    xs, ys = [], []
+    for label, name in enumerate(classes):
+        for path in sorted((root / name).rglob("*")):
+            if not path.is_file() or any(part.startswith(".") for part in path.parts):
+                continue
+            try:
+                with Image.open(path) as image:
+                    image.load()
+                    picture = _to_mode(image, channels)
+            except (OSError, ValueError, SyntaxError):
+                continue
+            pixels = np.asarray(picture, dtype=np.uint8).reshape(
+                picture.size[1], picture.size[0], channels)
+            if pixels.shape[:2] != (height, width):
+                resized = np.asarray(resize(pixels[None].astype("float32")))[0]
+                pixels = np.clip(np.rint(resized), 0, 255)
+            xs.append(pixels)
+            ys.append(label)
     return np.stack(xs).astype("float32") / 255.0, np.array(ys)
 ''',
 }

@@ -180,3 +180,61 @@ def test_hostile_names_and_labels_stay_text_in_the_script(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert not (tmp_path / "SENTINEL").exists()
+
+
+# -- the script's image loader reads pixels as the app does ------------------------------
+
+
+def _image_folder(root):
+    """JPEG (with an EXIF turn), PNG with transparency, grey and palette images, two
+    classes, sizes that need resizing."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    made = []
+    for label in ("cat", "dog"):
+        folder = root / label
+        folder.mkdir(parents=True)
+        for i, (fmt, mode) in enumerate([("JPEG", "RGB"), ("JPEG", "L"), ("PNG", "RGBA"),
+                                         ("PNG", "P"), ("PNG", "RGB")]):
+            small = rng.integers(0, 256, (5, 7, 3)).astype("uint8")
+            image = Image.fromarray(small).resize((int(rng.integers(20, 90)),
+                                                   int(rng.integers(20, 90))))
+            image = image.convert(mode) if mode != "RGBA" else image.convert("RGBA")
+            path = folder / f"{i}.{'jpg' if fmt == 'JPEG' else 'png'}"
+            if fmt == "JPEG" and mode == "RGB":
+                exif = Image.Exif()
+                exif[0x0112] = 6  # "turn 90 degrees to be upright"
+                image.save(path, fmt, quality=80, exif=exif)
+            else:
+                image.save(path, fmt)
+            made.append(path)
+        (folder / "notes.txt").write_text("not an image")
+    return made
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_scripts_image_loader_gives_the_apps_pixels(tmp_path, channels):
+    import argparse
+    import importlib.util
+
+    import numpy as np
+
+    from builder.data.images import decode_file
+
+    made = _image_folder(tmp_path / "pets")
+    source = codegen.generate_script(chain(("Flatten", {}), ("Dense", {"units": 2,
+                                           "activation": "softmax"}),
+                                          input_shape=(24, 16, channels)))
+    path = tmp_path / "model.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("image_script", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    x, y = script.load_data(argparse.Namespace(images=str(tmp_path / "pets")),
+                            script.build_model())
+    app = np.stack([decode_file(p, (24, 16), channels) for p in made]) / 255.0
+    assert x.shape == (len(made), 24, 16, channels)
+    np.testing.assert_array_equal(x, app.astype("float32"))
+    assert y.tolist() == [0] * 5 + [1] * 5

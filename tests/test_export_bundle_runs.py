@@ -129,11 +129,11 @@ def test_an_image_bundle_predicts_like_the_app(tmp_path, digit_folder):
     x, _ = script.load_data(argparse.Namespace(csv=None, target=None,
                                                images=str(digit_folder)), rebuilt)
     assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0  # scaled as the app scales
-    # The script's images are the app's model inputs, in another order: each one has a
-    # twin among the app's (up to the uint8 rounding of the stored pixels).
+    # The script's images are the app's model inputs, in another order: each one has an
+    # exact twin among the app's (the script decodes and resizes as the app does).
     app_inputs = np.concatenate([data.arrays(split)[0] for split in data.splits])
     assert len(x) == len(app_inputs)
     for image in x[:20]:
         nearest = float(np.min(np.abs(app_inputs - image).reshape(len(app_inputs), -1)
                                .max(axis=1)))
-        assert nearest <= 0.5 / 255 + 1e-6
+        assert nearest <= 1e-6  # float32 rounding of the scaling only
