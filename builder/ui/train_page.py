@@ -30,7 +30,7 @@ from builder.gan_training import GanConfig
 from builder.markdown import escape as md
 from builder.markdown import plotly_text
 from builder.run_store import RunRecord
-from builder.ui import data_fit, opening, state, trained
+from builder.ui import data_fit, live_chart, opening, state, trained
 
 RUN = state.Key("nc_train_run", lambda: None, "Id of the run the Train page shows.")
 NOTICE = state.Key("nc_train_notice", lambda: None, "(level, message) shown once above the run.")
@@ -57,10 +57,10 @@ TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
 GAN_TITLES = {"d_loss": "Discriminator loss", "g_loss": "Generator loss"}
 GRID_SCALE = 3  # generated samples are small: draw each pixel as a 3 x 3 block
 # Watching a run must cost it next to nothing (issue 16; bench/live_view.py): each redraw
-# of the live panel costs the browser a fixed amount of work (Streamlit's own, and Plotly's
-# redraw of the chart), so it redraws every LIVE_SECONDS, at most LIVE_POINTS points a
-# line and epoch markers only up to LIVE_MARKERS epochs: a redraw at epoch 400 costs what
-# one at epoch 4 does.
+# of the live panel costs the browser a fixed amount of work (Streamlit's own, and the
+# live chart's, builder/ui/live_chart.py), so it redraws every LIVE_SECONDS, at most
+# LIVE_POINTS points a line and epoch markers only up to LIVE_MARKERS epochs: a redraw at
+# epoch 400 costs what one at epoch 4 does.
 LIVE_SECONDS = 2
 LIVE_POINTS = 200
 LIVE_MARKERS = 40
@@ -450,46 +450,64 @@ def _thinned(x, y, cap: int | None):
     return x[keep], y[keep]
 
 
-def _curves(batch_x, batch_series: dict, rows: list[dict], names: list[str],
-            standardised: bool = False, cap: int | None = None) -> go.Figure:
-    """Loss and metric panels: per-batch smoothed lines, per-epoch points.
+def _panels(batch_x, batch_series: dict, rows: list[dict], names: list[str],
+            standardised: bool = False, cap: int | None = None) -> list[dict]:
+    """The curves as data, one panel per score: per-batch smoothed lines, per-epoch points.
 
-    Values go to Plotly as NumPy arrays: it validates lists element by element
-    (about ten times slower), and the live panel runs this beside the training.
+    Each panel is ``{"title", "lines": [{"name", "color", "x", "y", "width", "opacity",
+    "markers"}]}``; both the live chart and the finished run's Plotly chart draw it.
     ``standardised``: a regression on standardised targets, whose panels say their units.
-    ``cap``: the live chart draws at most this many points a line, and epoch markers only
-    while there are few (Plotly redraws every point); the finished run's chart shows all.
+    ``cap``: at most this many points a line (the live chart's redraw stays the same cost
+    however long the run), with epoch markers only while there are few.
     """
-    markers = "lines+markers" if cap is None or len(rows) <= LIVE_MARKERS else "lines"
+    markers = cap is None or len(rows) <= LIVE_MARKERS
     batch_x = np.asarray(batch_x, dtype=float)
-    titles = [GAN_TITLES.get(n) or T.METRICS.get(n, n.capitalize()) for n in names]
-    units = [T.score_words(n, standardised)[len(n):] for n in names]
-    titles = [title + unit for title, unit in zip(titles, units)]
-    figure = make_subplots(rows=1, cols=len(names), subplot_titles=titles)
-    for column, name in enumerate(names, start=1):
-        first = column == 1
+    panels = []
+    for name in names:
+        title = (GAN_TITLES.get(name) or T.METRICS.get(name, name.capitalize())) + (
+            T.score_words(name, standardised)[len(name):])
+        lines = []
         series = batch_series.get(name)
         if series:
             x, y = _thinned(batch_x, series, cap)
-            figure.add_trace(go.Scatter(
-                x=x, y=y, mode="lines",
-                name="training (per batch, smoothed)",
-                line={"color": TRAIN_COLOR, "width": 1}, opacity=0.45, legendgroup="batch",
-                showlegend=first, hoverinfo="skip"), row=1, col=column)
+            lines.append({"name": "training (per batch, smoothed)", "color": TRAIN_COLOR,
+                          "x": x, "y": y, "width": 1, "opacity": 0.45, "markers": False})
         full = [r for r in rows if name in r and not r.get("partial")]
         if full:
             x, y = _thinned([r["epoch"] for r in full], [r[name] for r in full], cap)
-            figure.add_trace(go.Scatter(
-                x=x, y=y, mode=markers,
-                name="training (epoch)", line={"color": TRAIN_COLOR}, legendgroup="train",
-                showlegend=first), row=1, col=column)
+            lines.append({"name": "training (epoch)", "color": TRAIN_COLOR, "x": x, "y": y,
+                          "width": 2, "opacity": 1.0, "markers": markers})
         validation = [r for r in rows if f"val_{name}" in r]
         if validation:
             x, y = _thinned([r["epoch"] for r in validation],
                             [r[f"val_{name}"] for r in validation], cap)
+            lines.append({"name": "validation (epoch)", "color": VAL_COLOR, "x": x, "y": y,
+                          "width": 2, "opacity": 1.0, "markers": markers})
+        panels.append({"title": title, "lines": lines})
+    return panels
+
+
+def _curves(batch_x, batch_series: dict, rows: list[dict], names: list[str],
+            standardised: bool = False, cap: int | None = None) -> go.Figure:
+    """The finished run's chart: :func:`_panels` as a Plotly figure (hover, zoom).
+
+    Values go to Plotly as NumPy arrays: it validates lists element by element (about ten
+    times slower).
+    """
+    panels = _panels(batch_x, batch_series, rows, names, standardised, cap)
+    figure = make_subplots(rows=1, cols=len(panels),
+                           subplot_titles=[panel["title"] for panel in panels])
+    shown = set()
+    for column, panel in enumerate(panels, start=1):
+        for line in panel["lines"]:
+            batch = not line["markers"] and line["width"] == 1
             figure.add_trace(go.Scatter(
-                x=x, y=y, mode=markers, name="validation (epoch)", line={"color": VAL_COLOR},
-                legendgroup="val", showlegend=first), row=1, col=column)
+                x=line["x"], y=line["y"], mode="lines+markers" if line["markers"] else "lines",
+                name=line["name"], line={"color": line["color"], "width": line["width"]},
+                opacity=line["opacity"], legendgroup=line["name"],
+                showlegend=line["name"] not in shown, hoverinfo="skip" if batch else None),
+                row=1, col=column)
+            shown.add(line["name"])
         figure.update_xaxes(title_text="epoch", rangemode="tozero", row=1, col=column)
     figure.update_layout(height=330, margin={"l": 40, "r": 10, "t": 40, "b": 40},
                          legend={"orientation": "h", "y": -0.25}, uirevision="live")
@@ -629,10 +647,9 @@ def _live_panel(design: Design | None, data, config, partner: Design | None = No
         st.rerun()
     if snapshot.message:
         note.caption(snapshot.message)
-    st.plotly_chart(_curves(snapshot.batch_x, snapshot.batch_series, snapshot.epochs,
+    live_chart.show(_panels(snapshot.batch_x, snapshot.batch_series, snapshot.epochs,
                             _curve_names(job.config), T.standardised_regression(job.data),
-                            cap=LIVE_POINTS),
-                    key=_key("live_chart"), config={"displayModeBar": False})
+                            cap=LIVE_POINTS), key=_key("live_chart"))
     if job.is_gan:
         _grid(getattr(snapshot, "grid", None), getattr(snapshot, "grid_epoch", -1), "live_grid")
     _epoch_table(snapshot.epochs)

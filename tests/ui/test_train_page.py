@@ -314,16 +314,37 @@ def test_the_live_chart_draws_a_bounded_number_of_points_however_long_the_run():
     rows = [{"epoch": e, "loss": 1 / e, "val_loss": 2 / e} for e in range(1, 401)]
     batch_x = [i / 10 for i in range(4000)]
     batch = {"loss": [1 / (1 + x) for x in batch_x]}
-    live = train_page._curves(batch_x, batch, rows, ["loss"], cap=train_page.LIVE_POINTS)
-    for trace in live.data:
-        assert 2 <= len(trace.x) <= train_page.LIVE_POINTS, (trace.name, len(trace.x))
-        assert "markers" not in trace.mode
-    epochs = [t for t in live.data if t.name == "validation (epoch)"][0]
-    assert (epochs.x[0], epochs.x[-1], epochs.y[-1]) == (1, 400, 2 / 400)
-    assert list(epochs.x) == sorted(set(epochs.x))
+    (panel,) = train_page._panels(batch_x, batch, rows, ["loss"], cap=train_page.LIVE_POINTS)
+    for line in panel["lines"]:
+        assert 2 <= len(line["x"]) <= train_page.LIVE_POINTS, (line["name"], len(line["x"]))
+        assert not line["markers"]
+    epochs = [line for line in panel["lines"] if line["name"] == "validation (epoch)"][0]
+    assert (epochs["x"][0], epochs["x"][-1], epochs["y"][-1]) == (1, 400, 2 / 400)
+    assert list(epochs["x"]) == sorted(set(epochs["x"]))
 
     whole = train_page._curves(batch_x, batch, rows, ["loss"])  # the finished run's chart
     assert sorted(len(t.x) for t in whole.data) == [400, 400, 4000]
-    few = train_page._curves(batch_x[:30], {"loss": batch["loss"][:30]}, rows[:4], ["loss"],
-                             cap=train_page.LIVE_POINTS)
-    assert all(t.mode == "lines+markers" for t in few.data if "epoch" in t.name)
+    assert [t.mode for t in whole.data] == ["lines", "lines+markers", "lines+markers"]
+    (few,) = train_page._panels(batch_x[:30], {"loss": batch["loss"][:30]}, rows[:4], ["loss"],
+                                cap=train_page.LIVE_POINTS)
+    assert all(line["markers"] for line in few["lines"] if "epoch" in line["name"])
+
+
+def test_the_live_chart_gets_plain_json_with_gaps_for_numbers_json_lacks():
+    import json
+    import math
+
+    from builder.ui import live_chart
+
+    rows = [{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": math.nan},
+            {"epoch": 3, "loss": math.inf}]
+    panels = train_page._panels([0.5, 1.0], {"loss": [0.7, math.nan]}, rows, ["loss"],
+                                cap=train_page.LIVE_POINTS)
+    data = live_chart.chart_data(panels)
+    text = json.dumps(data, allow_nan=False)  # what the browser's JSON.parse accepts
+    lines = {line["name"]: line for line in json.loads(text)["panels"][0]["lines"]}
+    assert lines["training (epoch)"]["y"] == [0.5, None, None]
+    assert lines["training (per batch, smoothed)"]["y"] == [0.7, None]
+    assert data["label"] == "Training curves: Loss"
+
+
