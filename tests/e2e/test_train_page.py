@@ -131,3 +131,45 @@ def test_settings_typed_on_the_train_page_are_there_after_a_visit_elsewhere(app_
     go_to_page(page, "Train")
     expect(page.get_by_label("Seed", exact=True).last).to_have_value("5")
     shot(page, "back-on-train")
+
+
+def test_two_browser_sessions_train_at_once_and_each_sees_only_its_own_run(app_url, browser,
+                                                                           shot):
+    """Two people (two browser sessions) on one app and one device: the second run waits
+    its turn and says its place, each page shows only its own run, and the second trains
+    as soon as the first is stopped."""
+    contexts = [browser.new_context(viewport={"width": 1500, "height": 1000})
+                for _ in range(2)]
+    first, second = (context.new_page() for context in contexts)
+    try:
+        for tab in (first, second):
+            tab.set_default_timeout(30_000)
+            _design_and_data(tab, app_url)
+        header = re.compile(r"run (\d{8}-\d{6}-[0-9a-f]{6})")
+        set_number(first, "Epochs", 400)
+        first.get_by_role("button", name="Train", exact=True).click()
+        expect(first.get_by_text(re.compile(r"^Epoch \d+/400"))).to_be_visible(timeout=60_000)
+        first_id = header.search(first.get_by_text(header).first.inner_text()).group(1)
+
+        set_number(second, "Epochs", 3)
+        second.get_by_role("button", name="Train", exact=True).click()
+        expect(second.get_by_text(re.compile(r"place 1 in the queue"))).to_be_visible(
+            timeout=60_000)
+        second_id = header.search(second.get_by_text(header).first.inner_text()).group(1)
+        assert second_id != first_id
+        # Each page shows its own run, and the other's nowhere in its live panel.
+        expect(first.get_by_text(second_id)).to_have_count(0)
+        expect(second.get_by_text(first_id)).to_have_count(0)
+        expect(second.get_by_text(re.compile(r"^Epoch \d+/400"))).to_have_count(0)
+        shot(second, "second-waits")
+
+        stop_button(first).click()
+        expect(first.get_by_text(re.compile(r"Stopped after \d+ epoch\(s\)"))).to_be_visible(
+            timeout=60_000)
+        expect(second.get_by_text("Finished after 3 epoch(s)", exact=False)).to_be_visible(
+            timeout=120_000)
+        expect(first.get_by_text("Finished after 3 epoch(s)", exact=False)).to_have_count(0)
+        shot(second, "second-finished")
+    finally:
+        for context in contexts:
+            context.close()
