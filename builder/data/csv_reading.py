@@ -107,6 +107,8 @@ def _guess_encoding(head: bytes) -> tuple[str, str | None]:
 # of the first byte UTF-8 cannot decode.
 DETECT_BYTES = 256 * 1024
 MIN_SCRIPT_LETTERS = 8
+_WINDOWS_PAGES = ("cp1250", "cp1251", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257",
+                  "cp1258", "cp874")
 # Unicode blocks (as charset-normalizer names them) of scripts that are not Latin.
 _OTHER_SCRIPTS = ("Cyrillic", "Greek", "CJK", "Hiragana", "Katakana", "Halfwidth", "Hangul",
                   "Arabic", "Hebrew", "Thai", "Devanagari", "Armenian", "Georgian")
@@ -129,7 +131,8 @@ def _fallback_encoding(data: bytes) -> tuple[str, str]:
     # The stretch from the line of the first byte UTF-8 cannot decode: plain ASCII lines
     # before it would only make the text look more Latin than it is.
     start = data.rfind(b"\n", 0, bad) + 1
-    best = from_bytes(data[start:start + DETECT_BYTES]).best()
+    matches = from_bytes(data[start:start + DETECT_BYTES])
+    best = matches.best()
     # Text in Latin letters is Windows-1252 far more often than the Central European or
     # other Latin code pages charset-normalizer may rank first ("Anaïs" would read as
     # "Anaďs"); its answer decides for other scripts, when it has read enough of their
@@ -138,6 +141,11 @@ def _fallback_encoding(data: bytes) -> tuple[str, str]:
         script in alphabet for alphabet in best.alphabets for script in _OTHER_SCRIPTS
     ) and sum(not c.isascii() for c in str(best)) >= MIN_SCRIPT_LETTERS
     candidates = [best.encoding] if other_script else []
+    if other_script:
+        # Among near-equal readings, the Windows code page of the script: what spreadsheets
+        # save "CSV" in (a Russian header alone ranked Mac Cyrillic first, "я" read as "€").
+        near = [m.encoding for m in matches if m.chaos <= best.chaos + 0.01]
+        candidates = [e for e in near if e in _WINDOWS_PAGES][:1] + candidates
     for encoding in (*candidates, "cp1252", "latin-1"):
         try:
             data.decode(encoding)

@@ -118,6 +118,19 @@ def test_other_scripts_are_read_in_their_own_encoding(text, encoding, read_as):
     assert any("not UTF-8" in note for note in source.notes)
 
 
+def test_a_cyrillic_header_over_rows_of_numbers_is_windows_1251_not_mac_cyrillic():
+    """Found by uploading scikit-learn's linnerud table with Russian column names, saved
+    the way a Russian Excel saves CSV: charset-normalizer ranked Mac Cyrillic first."""
+    from sklearn.datasets import load_linnerud
+
+    bunch = load_linnerud(as_frame=True)
+    frame = pd.concat([bunch.data, bunch.target], axis=1)
+    frame.columns = ["подтягивания", "приседания", "прыжки", "вес", "талия", "пульс"]
+    source = load_csv(pd.concat([frame] * 5).to_csv(index=False).encode("cp1251"))
+    assert source.encoding == "cp1251"
+    assert list(source.frame.columns) == list(frame.columns)
+
+
 def test_cyrillic_bytes_after_a_long_plain_head_are_read_as_cyrillic():
     head = "id,word\n" + "".join(f"{i},plain\n" for i in range(SNIFF_BYTES // 8))
     tail = "".join(f"{i},Москва Киев Минск\n" for i in range(50))
