@@ -59,11 +59,13 @@ GRID_SCALE = 3  # generated samples are small: draw each pixel as a 3 x 3 block
 # Watching a run must cost it next to nothing (issue 16; bench/live_view.py): each redraw
 # of the live panel costs the browser a fixed amount of work (Streamlit's own, and the
 # live chart's, builder/ui/live_chart.py), so it redraws every LIVE_SECONDS, at most
-# LIVE_POINTS points a line and epoch markers only up to LIVE_MARKERS epochs: a redraw at
-# epoch 400 costs what one at epoch 4 does.
+# LIVE_POINTS points a line, epoch markers only up to LIVE_MARKERS epochs and the latest
+# LIVE_TABLE_ROWS rows of the epoch table: a redraw at epoch 400 costs what one at epoch 4
+# does.
 LIVE_SECONDS = 2
 LIVE_POINTS = 200
 LIVE_MARKERS = 40
+LIVE_TABLE_ROWS = 50
 
 
 def _key(*parts: object) -> str:
@@ -566,13 +568,18 @@ def _record_grid(record: RunRecord):
         return None, -1
 
 
-def _epoch_table(rows: list[dict]) -> None:
+def _epoch_table(rows: list[dict], last: int | None = None) -> None:
+    """The per-epoch numbers in an expander; ``last``: only the latest rows (the live
+    panel, whose redraw must not grow with the run), with a word that all come after."""
     if not rows:
         return
     full = sum(1 for r in rows if not r.get("partial"))
     stopped = " and the one stopped part-way" if full < len(rows) else ""
-    with st.expander(f"Per-epoch numbers ({full} full epoch(s){stopped})"):
-        st.dataframe(rows, hide_index=True, key=_key("epoch_table", len(rows)))
+    shown = rows if last is None or len(rows) <= last else rows[-last:]
+    latest = (f"; the latest {len(shown)} while it trains, all of them when it ends"
+              if len(shown) < len(rows) else "")
+    with st.expander(f"Per-epoch numbers ({full} full epoch(s){stopped}{latest})"):
+        st.dataframe(shown, hide_index=True, key=_key("epoch_table", len(rows)))
 
 
 # -- actions ------------------------------------------------------------------------------
@@ -652,7 +659,7 @@ def _live_panel(design: Design | None, data, config, partner: Design | None = No
                             cap=LIVE_POINTS), key=_key("live_chart"))
     if job.is_gan:
         _grid(getattr(snapshot, "grid", None), getattr(snapshot, "grid_epoch", -1), "live_grid")
-    _epoch_table(snapshot.epochs)
+    _epoch_table(snapshot.epochs, last=LIVE_TABLE_ROWS)
 
 
 def _idle_panel(manager: jobs.JobManager, job: jobs.Job | None, record: RunRecord | None,

@@ -7,7 +7,10 @@ it is (no one-click fixes needed).
 from __future__ import annotations
 
 import re
+import sqlite3
+import statistics
 import zipfile
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -173,3 +176,52 @@ def test_two_browser_sessions_train_at_once_and_each_sees_only_its_own_run(app_u
     finally:
         for context in contexts:
             context.close()
+
+
+def _latest_run(home: Path) -> str:
+    with sqlite3.connect(home / "neural_canvas.sqlite") as conn:
+        return conn.execute("SELECT id FROM runs ORDER BY created_at DESC LIMIT 1").fetchone()[0]
+
+
+def _epoch_seconds(home: Path, run_id: str) -> dict[int, float]:
+    """Each full epoch's wall seconds as the worker timed it, by epoch number."""
+    with sqlite3.connect(home / "neural_canvas.sqlite") as conn:
+        return dict(conn.execute("SELECT epoch, seconds FROM run_epochs WHERE run_id = ? AND "
+                                 "partial = 0", (run_id,)).fetchall())
+
+
+def test_watching_a_live_run_costs_it_little(app_url, page):
+    """A coarse guard of issue 16 (bench/live_view.py holds the real 1.10 target): one run,
+    watched on the Train page and left for the Data page in turns; its epochs take at most
+    1.5 times as long while watched. The medians of per-epoch times, each segment's epochs
+    timed by the worker, stand up to the other tests running beside this one."""
+    _design_and_data(page, app_url)
+    home = Path(page.locator('[data-testid="stSidebar"] code').first.inner_text())
+    set_number(page, "Epochs", 5000)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_text(re.compile(r"^Epoch (\d{2,4})/5000"))).to_be_visible(
+        timeout=120_000)
+    run_id = _latest_run(home)
+    spans = {True: [], False: []}
+    on_train = True
+    for turn in range(4):
+        for watched in ((True, False) if turn % 2 == 0 else (False, True)):
+            if watched != on_train:
+                go_to_page(page, "Train" if watched else "Data")
+                on_train = watched
+            start = max(_epoch_seconds(home, run_id))
+            page.wait_for_timeout(4_000)
+            spans[watched].append((start, max(_epoch_seconds(home, run_id))))
+    if not on_train:
+        go_to_page(page, "Train")
+    stop_button(page).click()
+    expect(page.get_by_text(re.compile(r"Stopped after \d+ epoch\(s\)"))).to_be_visible(
+        timeout=60_000)
+    seconds = _epoch_seconds(home, run_id)
+
+    def median_of(kind: bool) -> float:
+        return statistics.median(seconds[e] for start, end in spans[kind]
+                                 for e in range(start + 1, end + 1))
+
+    assert all(end - start >= 3 for start, end in spans[True] + spans[False]), spans
+    assert median_of(True) <= 1.5 * median_of(False), (median_of(True), median_of(False))

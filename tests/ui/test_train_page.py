@@ -348,3 +348,21 @@ def test_the_live_chart_gets_plain_json_with_gaps_for_numbers_json_lacks():
     assert data["label"] == "Training curves: Loss"
 
 
+
+
+def test_the_live_epoch_table_shows_the_latest_rows_and_says_so():
+    def page():
+        from builder.ui import train_page as page_module
+
+        rows = [{"epoch": e, "loss": 1 / e} for e in range(1, 401)]
+        page_module._epoch_table(rows, last=page_module.LIVE_TABLE_ROWS)
+        page_module._epoch_table(rows[:10], last=page_module.LIVE_TABLE_ROWS)
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception, at.exception
+    long, short = at.expander
+    assert "400 full epoch(s); the latest 50 while it trains" in long.label
+    assert "latest" not in short.label
+    assert len(at.dataframe[0].value) == train_page.LIVE_TABLE_ROWS
+    assert at.dataframe[0].value["epoch"].tolist()[-1] == 400
+    assert len(at.dataframe[1].value) == 10
