@@ -365,7 +365,7 @@ def _workers() -> int:
 
 
 def _numeric_start(series: pd.Series, column: str, out: np.ndarray,
-                   complete: bool = False) -> tuple:
+                   complete: bool = False) -> _ColumnSums:
     """One numeric column's work that needs no split: its raw float32 values into
     ``out``, and sums over every row (finished by :func:`_numeric_finish`).
 
@@ -392,8 +392,22 @@ def _numeric_start(series: pd.Series, column: str, out: np.ndarray,
 _BLOCK = 1 << 16  # values per step of _sums: the temporaries stay in the CPU cache
 
 
+@dataclass
+class _ColumnSums:
+    """One numeric column's sums over every row, which :func:`_numeric_finish` turns into
+    the training rows' mean and variance by taking off the held-out rows."""
+
+    values: np.ndarray  # float64, every row in file order
+    shift: float  # a rough mean the sums are taken around (keeps the squares precise)
+    total: float  # sum of (value - shift) over the present values
+    squares: float  # sum of (value - shift) ** 2 over them
+    count: int  # how many values are present
+    has_missing: bool
+    notes: list[str]
+
+
 def _sums(values: np.ndarray, notes: list[str], out: np.ndarray | None = None,
-          complete: bool = False) -> tuple:
+          complete: bool = False) -> _ColumnSums:
     """Sums of float64 ``values`` shifted by a rough mean, NaN left out; and the values
     as float32 into ``out`` if given (block by block, while they are in the CPU cache).
     ``complete`` says the values hold no NaN (counted before), so none is looked for.
@@ -410,7 +424,7 @@ def _sums(values: np.ndarray, notes: list[str], out: np.ndarray | None = None,
         if len(present) == 0:
             if out is not None:
                 out[...] = values
-            return values, 0.0, 0.0, 0.0, 0, len(values) > 0, notes
+            return _ColumnSums(values, 0.0, 0.0, 0.0, 0, len(values) > 0, notes)
         shift = float(present[:1000].mean())
     else:
         shift = float(head[~head_missing].mean())
@@ -432,10 +446,11 @@ def _sums(values: np.ndarray, notes: list[str], out: np.ndarray | None = None,
                 np.copyto(centred, 0.0, where=missing)
         total += float(centred.sum())
         squares += float(np.square(centred, out=centred).sum())
-    return values, shift, total, squares, len(values) - n_missing, n_missing > 0, notes
+    return _ColumnSums(values, shift, total, squares, len(values) - n_missing, n_missing > 0,
+                       notes)
 
 
-def _numeric_finish(start: tuple, held: np.ndarray,
+def _numeric_finish(start: _ColumnSums, held: np.ndarray,
                     column: str) -> tuple[float, float, bool, list[str]]:
     """Mean and variance over the training rows: the sums over every row less the
     sums over the ``held`` out rows (a small gather, not a copy of the training rows).
@@ -446,8 +461,9 @@ def _numeric_finish(start: tuple, held: np.ndarray,
     Returns:
         ``(mean, variance, has_missing, notes)``, in float32 precision.
     """
-    values, shift, total, squares, count, has_missing, notes = start
-    held_values = values.take(held)
+    shift, total, squares, count = start.shift, start.total, start.squares, start.count
+    has_missing, notes = start.has_missing, start.notes
+    held_values = start.values.take(held)
     held_missing = np.isnan(held_values)
     count -= len(held) - int(np.count_nonzero(held_missing))
     if count == 0:

@@ -70,11 +70,11 @@ def test_sums_fill_the_float32_copy_block_by_block():
     values = rng.normal(5, 2, 200_003)
     values[::7] = np.nan
     out = np.empty(len(values), np.float32)
-    _, shift, total, squares, count, has_missing, _ = _sums(values, [], out)
+    sums = _sums(values, [], out)
     np.testing.assert_array_equal(out, values.astype(np.float32))
     present = values[~np.isnan(values)]
-    assert count == len(present) and has_missing
-    assert shift + total / count == pytest.approx(present.mean(), rel=1e-12)
+    assert sums.count == len(present) and sums.has_missing
+    assert sums.shift + sums.total / sums.count == pytest.approx(present.mean(), rel=1e-12)
     everything_missing = np.full(10, np.nan)
     out = np.zeros(10, np.float32)
     _sums(everything_missing, [], out)
@@ -136,7 +136,9 @@ def test_sums_of_a_complete_column_skip_the_missing_checks_with_the_same_result(
     rng = np.random.default_rng(5)
     values = rng.normal(3, 2, 150_001)
     checked, skipped = np.empty(len(values), np.float32), np.empty(len(values), np.float32)
-    assert _sums(values, [], checked)[1:] == _sums(values, [], skipped, complete=True)[1:]
+    first, second = _sums(values, [], checked), _sums(values, [], skipped, complete=True)
+    assert (first.shift, first.total, first.squares, first.count, first.has_missing) == (
+        second.shift, second.total, second.squares, second.count, second.has_missing)
     np.testing.assert_array_equal(checked, skipped)
 
 
