@@ -5,8 +5,7 @@ DataError naming the problem and the fix: empty and header-only files, binary
 files named .csv (zip, Excel, PDF, images, ...), undecodable text, ragged rows,
 unclosed quotes, too many columns. The encoding is guessed from the first bytes
 (or chosen), the delimiter sniffed among ``, ; tab |``. The table is the one
-``pandas.read_csv`` gives with its default missing values, read quicker (see
-MISSING_WORDS).
+``pandas.read_csv`` gives, with its default missing values.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ import pandas as pd
 
 from builder.data.columns import (
     TabularSource,
-    arrow_text,
     clean_names,
     missing_counts,
 )
@@ -305,70 +303,17 @@ def _parse(source, size: int, encoding: str, delimiter: str, skip_bad_rows: bool
     return frame, skipped
 
 
-# pandas' default missing-value spellings (read_csv's ``na_values``), in two groups.
-# The parser looks up every field whose first character starts one of the spellings;
-# the few that start like a number ("-nan", "1.#IND", ...) would make it look up
-# most numbers, a sixth of the whole read. They are read as text first, and looked
-# for afterwards (see _may_hold_number_like_missing): only a text column can hold
-# one, and when one may be there the file is read again with all of them.
-MISSING_WORDS = ("", "#N/A", "#N/A N/A", "#NA", "<NA>", "N/A", "NA", "NULL", "NaN", "None",
-                 "n/a", "nan", "null")
-NUMBER_LIKE_MISSING = ("-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN")
-
-
 def _read(source, size: int, encoding: str, delimiter: str, on_bad_lines: str) -> pd.DataFrame:
-    """The table as ``pandas.read_csv`` reads it with its default missing values."""
+    """The table as ``pandas.read_csv`` reads it, with its default missing values."""
     # pandas reads UTF-8 by default; naming it explicitly makes the C parser slower.
     kwargs = dict(sep=delimiter, encoding=None if encoding == "utf-8" else encoding,
                   on_bad_lines=on_bad_lines)
     if isinstance(source, (bytes, bytearray, memoryview)) and size > IN_MEMORY_LIMIT:
         with _temporary_copy(bytes(source)) as path:
-            return _read_twice_if_needed(lambda: path, kwargs)
+            return pd.read_csv(path, **kwargs)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return _read_twice_if_needed(lambda: io.BytesIO(bytes(source)), kwargs)
-    return _read_twice_if_needed(lambda: source, kwargs)
-
-
-def _read_twice_if_needed(open_source, kwargs: dict) -> pd.DataFrame:
-    """Read with the quick missing values; again with pandas' own if a text column may
-    hold one of the others. ``open_source()`` gives the path or a fresh file object."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        frame = pd.read_csv(open_source(), keep_default_na=False,
-                            na_values=list(MISSING_WORDS), **kwargs)
-    if _may_hold_number_like_missing(frame):
-        # the first read's warnings (a column of mixed types) may be about those values
-        return pd.read_csv(open_source(), **kwargs)
-    for warning in caught:
-        warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                               warning.lineno)
-    return frame
-
-
-def _may_hold_number_like_missing(frame: pd.DataFrame) -> bool:
-    """Whether a text column holds one of NUMBER_LIKE_MISSING as a whole value.
-
-    Arrow-backed text is looked up with ``pyarrow.compute.is_in`` (about 10 ms per
-    million values); other text with ``Series.isin``.
-    """
-    value_set = None
-    for i in range(frame.shape[1]):
-        series = frame.iloc[:, i]
-        if series.dtype.kind in "fiubmM" or isinstance(series.dtype, pd.CategoricalDtype):
-            continue
-        chunked = arrow_text(series)
-        if chunked is None:
-            if series.isin(NUMBER_LIKE_MISSING).any():
-                return True
-            continue
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        value_set = value_set if value_set is not None else pa.array(NUMBER_LIKE_MISSING,
-                                                                     chunked.type)
-        if pc.any(pc.is_in(chunked, value_set=value_set)).as_py():
-            return True
-    return False
+        return pd.read_csv(io.BytesIO(bytes(source)), **kwargs)
+    return pd.read_csv(source, **kwargs)
 
 
 @contextlib.contextmanager
