@@ -1,10 +1,10 @@
 """Training speed while the Train page watches, against plain Keras fit with nobody watching.
 
 The app trains each run in a worker process (builder.worker) and the page polls the
-run's progress every LIVE_SECONDS, rebuilding the live figure. This benchmark does both
+run's progress every LIVE_SECONDS, redrawing the live chart. This benchmark does both
 for real: each round trains the same design, data and settings once through the
 app's JobManager while a thread of this process does the live page's work as often
-(snapshot, the Plotly figure the page draws, its JSON, the epoch table), and
+(snapshot, the live chart's data and its JSON, the latest rows of the epoch table), and
 once with plain ``model.fit`` in this process, watched by nobody. Speed is samples
 per second from the end of the first step (both sides: building the model and
 tracing are not training), so the worker's start-up is left out; it is printed apart.
@@ -17,6 +17,7 @@ The rounds alternate the order. The last line is the median over rounds of
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -37,11 +38,13 @@ from builder.compile import build_model  # noqa: E402
 from builder.jobs import JobManager  # noqa: E402
 from builder.run_store import RunStore  # noqa: E402
 from builder.train import TrainConfig  # noqa: E402
+from builder.ui.live_chart import chart_data  # noqa: E402
 from builder.ui.train_page import (  # noqa: E402
     LIVE_POINTS,
     LIVE_SECONDS,
+    LIVE_TABLE_ROWS,
     _curve_names,
-    _curves,
+    _panels,
 )
 
 CPU = strategy.DevicePlan("cpu", ("/device:CPU:0",), "CPU", "CPU", False)
@@ -53,10 +56,10 @@ def watch(job, stop: threading.Event, costs: list[float]) -> None:
     while not stop.wait(LIVE_SECONDS):
         started = time.perf_counter()
         snapshot = job.progress.snapshot()
-        figure = _curves(snapshot.batch_x, snapshot.batch_series, snapshot.epochs, names,
+        panels = _panels(snapshot.batch_x, snapshot.batch_series, snapshot.epochs, names,
                          cap=LIVE_POINTS)
-        figure.to_json()
-        pd.DataFrame(snapshot.epochs)
+        json.dumps(chart_data(panels))
+        pd.DataFrame(snapshot.epochs[-LIVE_TABLE_ROWS:])
         costs.append(time.perf_counter() - started)
 
 
