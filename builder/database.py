@@ -114,6 +114,10 @@ def open_file(path: str | os.PathLike) -> Path:
     path = Path(path)
     with connect(path) as conn:
         conn.execute("PRAGMA journal_mode=WAL")
+    with connect(path) as conn:
+        # One writer migrates at a time, and its steps land together or not at all: the
+        # server and a training worker (or two command lines) may open a new file at once.
+        conn.execute("BEGIN IMMEDIATE")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise StoreError(

@@ -132,3 +132,26 @@ def test_a_failed_statement_rolls_back_the_whole_transaction(tmp_path):
             conn.execute("INSERT INTO no_such_table VALUES (1)")
     with database.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*) FROM settings").fetchone() == (0,)
+
+
+OPENER = """
+import sys
+from builder.run_store import RunStore
+from builder.store import Store
+(Store if sys.argv[2] == "designs" else RunStore)(sys.argv[1])
+"""
+
+
+def test_processes_opening_a_new_file_at_once_all_get_the_one_schema(tmp_path):
+    import subprocess
+    import sys
+
+    for attempt in range(3):
+        path = tmp_path / f"nc{attempt}.sqlite"
+        openers = [subprocess.Popen([sys.executable, "-c", OPENER, str(path), kind],
+                                    stderr=subprocess.PIPE, text=True)
+                   for kind in ("designs", "runs", "designs", "runs")]
+        errors = [p.communicate(timeout=60)[1] for p in openers]
+        assert [p.returncode for p in openers] == [0, 0, 0, 0], errors
+        assert database.schema_version(path) == database.SCHEMA_VERSION
+        assert {"designs", "settings", "runs", "run_epochs"} <= _tables(path)
