@@ -384,13 +384,15 @@ def _toolbar(store: Store, design: Design, report: Report) -> None:
              "nodes in orange; with data prepared, the design is also checked against it.")
     first = next((p.node_id for p in report.problems if p.node_id and design.node(p.node_id)),
                  None)
-    if first is not None:
-        jump_col.button("Show the first problem", key=state.widget_key(state.TOOLBAR, "jump"),
-                        on_click=_select_and_show, args=(first,), width="stretch",
-                        help="Select the first layer with a problem and centre it.")
+    # Always drawn (disabled while no layer has a problem), so the canvas below does not
+    # move down and up as the first problem comes and goes.
+    jump_col.button("Show the first problem", key=state.widget_key(state.TOOLBAR, "jump"),
+                    on_click=_select_and_show, args=(first,), width="stretch",
+                    disabled=first is None,
+                    help="Select the first layer with a problem and centre it.")
     with st.container():
-        for problem in report.design_problems():
-            st.warning(problem.message)
+        # The design's own problems (empty, no output...) are drawn over the canvas
+        # (canvas_bridge.payload's notices), so the canvas stays where it is as they change.
         if misfits:
             with st.expander(f"The design and the prepared data ({escape_md(str(data.source))})",
                              expanded=True):

@@ -159,6 +159,8 @@ def payload(design: Design, report: Report, *, selected: str | None, revisions: 
         "ack": ack,
         "designKey": design_key,
         "palette": palette(),
+        # Problems of the whole design, drawn over the canvas (as text, never as HTML).
+        "notices": [problem.message for problem in report.design_problems()],
     }
 
 

@@ -122,11 +122,21 @@ def zoom_of(transform: str) -> float:
 def test_palette_drop_click_connect_edit_mistake_delete_reload(app_url, page, shot):
     open_new_design(page, app_url)
 
-    # A layer dropped from the palette lands where it was dropped.
+    # The empty design's problem is said over the canvas, not above it.
+    notice = page.locator(".nc-flow .nc-notice")
+    expect(notice).to_contain_text("The design is empty")
+    before = page.locator(".nc-flow").bounding_box()
+
+    # A layer dropped from the palette lands where it was dropped, and the canvas stays
+    # where it was as the design's problems change (a banner above it used to go away
+    # after the first drop and pull the canvas up under the pointer).
     point = pane_point(page, 0.5, 0.2)
     drop(page, "Input", point)
     expect(node(page, "input_1")).to_be_visible()
+    expect(notice.filter(has_text="The design is empty")).to_have_count(0)
+    settle(page)
     flow = page.locator(".nc-flow").bounding_box()
+    assert abs(flow["y"] - before["y"]) < 1, (before, flow)
     x, y = centre(node(page, "input_1").bounding_box())
     assert abs(x - (flow["x"] + point["x"])) < 20 and abs(y - (flow["y"] + point["y"])) < 20
     expect_inspector(page, "input_1")  # the new layer is selected

@@ -542,3 +542,13 @@ def test_a_damaged_store_is_said_and_moved_aside_on_request_never_deleted(home, 
     assert not at.error and design_of(at).nodes == []
     assert any("kept as" in s.value for s in at.success)
     assert [d.name for d in Store(store_file).list_designs()] == ["Untitled design"]
+
+
+def test_the_first_problem_button_keeps_its_place_and_is_off_without_a_layer_problem(home):
+    at = ok(run())  # empty: a problem of the whole design, none of a layer
+    jump = at.button(key=state.widget_key(state.TOOLBAR, "jump"))
+    assert jump.disabled
+    assert canvas_data(at)["notices"][0].startswith("The design is empty")
+    for type_id in ("Input", "Conv2D"):
+        at = add(at, type_id)
+    assert not at.button(key=state.widget_key(state.TOOLBAR, "jump")).disabled

@@ -199,3 +199,14 @@ def test_a_layout_on_opening_is_marked_initial():
                                    positions={"inp": [0, 0], "n1": [0, 130]}), None)
     assert result.initial and result.moved
     assert d.node("n1").position == (0.0, 130.0)
+
+
+def test_the_whole_designs_problems_go_to_the_canvas_as_notices():
+    def notices(drawn: Design) -> list[str]:
+        return bridge.payload(drawn, analyze(drawn), selected=None, revisions=Revisions(),
+                              ack=None, design_key="1")["notices"]
+
+    assert notices(Design()) == [
+        "The design is empty. Add an Input layer from the palette, then the layers that "
+        "follow it."]
+    assert notices(chain(("Dense", {"units": 2}), input_shape=(4,))) == []

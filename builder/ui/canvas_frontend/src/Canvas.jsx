@@ -7,7 +7,7 @@
 // and replaces the drawn graph only when it bumps `rev` (open, undo, add, layout...).
 import React, { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import {
-  Background, Controls, MarkerType, MiniMap, ReactFlow, getNodesBounds,
+  Background, Controls, MarkerType, MiniMap, Panel, ReactFlow, getNodesBounds,
   useEdgesState, useNodesInitialized, useNodesState, useReactFlow,
 } from "@xyflow/react";
 import LayerNode, { FacesContext } from "./LayerNode.jsx";
@@ -457,6 +457,13 @@ export default function Canvas({ data, setStateValue }) {
             <Background gap={24} size={1} />
             <Controls showInteractive={false} fitViewOptions={{ padding: 0.1 }} />
             <MiniMap pannable zoomable nodeStrokeWidth={3} style={{ width: 150, height: 100 }} />
+            {data.notices && data.notices.length ? (
+              // Problems of the whole design (empty, no output...) float over the canvas:
+              // above it they pushed the canvas down and up as they came and went.
+              <Panel position="bottom-center" className="nc-notices">
+                {data.notices.map((text, i) => <div key={i} className="nc-notice" role="status">{text}</div>)}
+              </Panel>
+            ) : null}
           </ReactFlow>
           {menu ? (
             <div className="nc-menu" style={{ left: menu.left - (rootRef.current.querySelector(".nc-flow").offsetLeft), top: menu.top }}
