@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from builder.data.errors import DataError
+from builder.json_ready import json_ready
 from builder.vocabulary import TASKS
 
 KINDS = ("tabular", "images", "text", "timeseries")
@@ -357,24 +358,10 @@ class PreparedData:
             "target_names": list(self.target_names),
             "feature_names": list(self.feature_names),
             "expected_output": self.expected_output().to_dict(),
-            "settings": _jsonable(self.settings),
+            "settings": json_ready(self.settings, text_fallback=True),
             "notes": list(self.notes),
-            "info": _jsonable(self.info),
+            "info": json_ready(self.info, text_fallback=True),
         }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return str(value)
 
 
 def join_model(prepared: PreparedData, model, name: str = "end_to_end"):

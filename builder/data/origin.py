@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
-import numpy as np
+from builder.json_ready import json_ready
 
 
 def remembered(kind: str) -> Callable:
@@ -31,7 +30,7 @@ def remembered(kind: str) -> Callable:
             bound.apply_defaults()
             values = dict(bound.arguments)
             source = values.pop(next(iter(signature.parameters)))
-            prepared.origin = (kind, source, _plain(values))
+            prepared.origin = (kind, source, json_ready(values))
             return prepared
 
         return wrapper
@@ -39,12 +38,3 @@ def remembered(kind: str) -> Callable:
     return decorate
 
 
-def _plain(value: Any) -> Any:
-    """JSON-able copy: tuples and other sequences become lists, mappings dicts."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

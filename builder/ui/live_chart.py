@@ -10,40 +10,20 @@ inline). The finished run's chart stays Plotly, with hover and zoom.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
+
+from builder.json_ready import json_ready
 
 COMPONENT = "neural-canvas.live_chart"
 SCRIPT = Path(__file__).with_name("live_chart.js")
 HEIGHT = 320
 
 
-def _number(value: float) -> float | None:
-    return value if math.isfinite(value) else None  # JSON has no NaN; null is a gap
-
-
-def _plain(value):
-    """NumPy arrays and numbers as JSON-ready lists and floats; NaN and infinity become
-    None, which the chart draws as a gap in the line."""
-    if isinstance(value, np.ndarray):
-        return [_number(float(v)) for v in value.astype(float)]
-    if isinstance(value, float):
-        return _number(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return _plain(value.item())
-    return value
-
-
 def chart_data(panels: list[dict], height: int = HEIGHT) -> dict:
     """What the element draws: the panels of ``train_page._panels``, as plain data."""
-    return {"panels": _plain(panels), "height": int(height),
+    return {"panels": json_ready(panels, finite=True), "height": int(height),
             "label": "Training curves: " + ", ".join(p["title"] for p in panels)}
 
 
